@@ -1,0 +1,129 @@
+//! The library's error type.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can stop imgdist from computing a distance.
+///
+/// Every variant means "could not compute" (exit code 2 on the command line).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading an input failed.
+    Io {
+        /// What was being read (a path, or `-` for standard input).
+        source_name: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The input could not be decoded as an image or numeric matrix.
+    Decode {
+        /// What was being decoded.
+        source_name: String,
+        /// Why decoding failed.
+        reason: String,
+    },
+    /// The input is larger than the configured pixel limit.
+    TooLarge {
+        /// What was being read.
+        source_name: String,
+        /// The input's pixel count.
+        pixels: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The input carries no mass (all zero, e.g. an all-black image).
+    ZeroMass {
+        /// What was being read.
+        source_name: String,
+    },
+    /// A pixel-by-pixel metric was asked to compare grids of different sizes.
+    SizeMismatch {
+        /// The metric that needs equal sizes.
+        metric: &'static str,
+        /// Grid size of the first input as (rows, columns).
+        a: (usize, usize),
+        /// Grid size of the second input as (rows, columns).
+        b: (usize, usize),
+    },
+    /// A parameter is out of its valid range.
+    InvalidParameter {
+        /// The parameter's name as the user types it.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A metric name was not recognised.
+    UnknownMetric(String),
+    /// The problem is larger than a solver's documented limit.
+    ProblemTooLarge {
+        /// What exceeded the limit, with a hint what to do.
+        reason: String,
+    },
+    /// A solver failed to reach optimality (e.g. it hit its iteration cap).
+    Solver {
+        /// Why it failed.
+        reason: String,
+    },
+    /// Writing an output file failed.
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { source_name, .. } => write!(f, "{source_name}: cannot read"),
+            Error::Decode {
+                source_name,
+                reason,
+            } => write!(f, "{source_name}: {reason}"),
+            Error::TooLarge {
+                source_name,
+                pixels,
+                limit,
+            } => write!(
+                f,
+                "{source_name}: {pixels} pixels exceed the limit of {limit} (raise it with --max-pixels)"
+            ),
+            Error::ZeroMass { source_name } => write!(
+                f,
+                "{source_name}: the input has zero total mass (all pixels are 0); nothing to compare"
+            ),
+            Error::SizeMismatch { metric, a, b } => write!(
+                f,
+                "metric {metric} compares pixel by pixel and needs equal sizes, but the grids are {}x{} and {}x{} (rows x columns)",
+                a.0, a.1, b.0, b.1
+            ),
+            Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
+            Error::UnknownMetric(name) => write!(
+                f,
+                "unknown metric '{name}' (known: {})",
+                crate::metric::MetricKind::ALL
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::ProblemTooLarge { reason } => write!(f, "{reason}"),
+            Error::Solver { reason } => write!(f, "solver failed: {reason}"),
+            Error::Write { path, .. } => write!(f, "{}: cannot write", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } | Error::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! [`Mass`]: a grid of non-negative weights that sum to one, with the coordinates of its cells.
+//!
+//! This is the only type the metrics see. A cell at grid row `i`, column `j` sits at the point
+//! `(row_coords[i], col_coords[j])` in pixel units of the original input. Without downscaling the
+//! coordinates are simply `(i, j)`; with a `K×K` block-sum downscale each cell sits at the
+//! geometric centre of its block (edge blocks may be partial, so the last centre may be closer
+//! than `K` to its neighbour). Distances over locations therefore stay comparable across `K`.
+
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+
+/// A normalised mass distribution over a rectangular grid of cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mass {
+    weights: Array2<f64>,
+    row_coords: Vec<f64>,
+    col_coords: Vec<f64>,
+    raw_total: f64,
+    pixel_shape: (usize, usize),
+    downscale: usize,
+}
+
+impl Mass {
+    /// Builds a mass from raw non-negative pixel values (rows × columns), block-summing
+    /// `downscale × downscale` blocks first (`downscale = 1` keeps every pixel).
+    ///
+    /// `name` labels the input in error messages.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `downscale` is 0, [`Error::Decode`] if a value is negative or
+    /// not finite, [`Error::ZeroMass`] if the values sum to zero.
+    pub fn from_values(values: &Array2<f64>, downscale: usize, name: &str) -> Result<Mass> {
+        if downscale == 0 {
+            return Err(Error::InvalidParameter {
+                name: "--downscale",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(((r, c), v)) = values
+            .indexed_iter()
+            .find(|(_, v)| !v.is_finite() || **v < 0.0)
+        {
+            return Err(Error::Decode {
+                source_name: name.to_string(),
+                reason: format!(
+                    "value {v} at row {}, column {} is not a finite non-negative number",
+                    r + 1,
+                    c + 1
+                ),
+            });
+        }
+        let (height, width) = values.dim();
+        if height == 0 || width == 0 {
+            return Err(Error::Decode {
+                source_name: name.to_string(),
+                reason: "the input has no pixels".into(),
+            });
+        }
+        let grid_rows = height.div_ceil(downscale);
+        let grid_cols = width.div_ceil(downscale);
+        let mut weights = Array2::<f64>::zeros((grid_rows, grid_cols));
+        if downscale == 1 {
+            weights.assign(values);
+        } else {
+            for ((r, c), v) in values.indexed_iter() {
+                weights[[r / downscale, c / downscale]] += *v;
+            }
+        }
+        let raw_total: f64 = weights.iter().sum();
+        if raw_total <= 0.0 {
+            return Err(Error::ZeroMass {
+                source_name: name.to_string(),
+            });
+        }
+        weights.mapv_inplace(|v| v / raw_total);
+        Ok(Mass {
+            weights,
+            row_coords: block_centres(height, downscale),
+            col_coords: block_centres(width, downscale),
+            raw_total,
+            pixel_shape: (height, width),
+            downscale,
+        })
+    }
+
+    /// The normalised weights, `rows × columns`; they sum to 1.
+    pub fn weights(&self) -> &Array2<f64> {
+        &self.weights
+    }
+
+    /// The weights in row-major order (cell `(i, j)` at index `i * cols + j`).
+    pub fn as_slice(&self) -> &[f64] {
+        self.weights
+            .as_slice()
+            .expect("Mass weights are always in standard layout")
+    }
+
+    /// Grid size as `(rows, columns)`.
+    pub fn shape(&self) -> (usize, usize) {
+        self.weights.dim()
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Always false: a mass has at least one cell.
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+
+    /// Row coordinate of each grid row, in original pixel units.
+    pub fn row_coords(&self) -> &[f64] {
+        &self.row_coords
+    }
+
+    /// Column coordinate of each grid column, in original pixel units.
+    pub fn col_coords(&self) -> &[f64] {
+        &self.col_coords
+    }
+
+    /// Sum of the raw values before normalisation (after inversion and alpha).
+    pub fn raw_total(&self) -> f64 {
+        self.raw_total
+    }
+
+    /// Size of the original input as `(height, width)` in pixels.
+    pub fn pixel_shape(&self) -> (usize, usize) {
+        self.pixel_shape
+    }
+
+    /// The block size `K` of the downscale (1 = none).
+    pub fn downscale(&self) -> usize {
+        self.downscale
+    }
+
+    /// True when both masses sit on exactly the same cell positions.
+    pub fn same_grid(&self, other: &Mass) -> bool {
+        self.row_coords == other.row_coords && self.col_coords == other.col_coords
+    }
+
+    /// This mass embedded in a larger grid whose row and column coordinates extend its own
+    /// (the new cells get zero weight). Returns `None` when this grid's coordinates are not a
+    /// prefix of the given ones.
+    pub fn padded_to(&self, row_coords: &[f64], col_coords: &[f64]) -> Option<Mass> {
+        if !row_coords.starts_with(&self.row_coords) || !col_coords.starts_with(&self.col_coords) {
+            return None;
+        }
+        let mut weights = Array2::<f64>::zeros((row_coords.len(), col_coords.len()));
+        let (r, c) = self.shape();
+        weights
+            .slice_mut(ndarray::s![..r, ..c])
+            .assign(&self.weights);
+        Some(Mass {
+            weights,
+            row_coords: row_coords.to_vec(),
+            col_coords: col_coords.to_vec(),
+            raw_total: self.raw_total,
+            pixel_shape: self.pixel_shape,
+            downscale: self.downscale,
+        })
+    }
+
+    /// The cells with positive weight as `(row coordinate, column coordinate, weight)`,
+    /// in row-major order.
+    pub fn support(&self) -> Vec<(f64, f64, f64)> {
+        self.weights
+            .indexed_iter()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|((i, j), w)| (self.row_coords[i], self.col_coords[j], *w))
+            .collect()
+    }
+}
+
+/// Centres of the blocks `[kK, min((k+1)K, n) - 1]` for `k = 0, 1, …`.
+fn block_centres(n: usize, k: usize) -> Vec<f64> {
+    (0..n.div_ceil(k))
+        .map(|b| {
+            let first = b * k;
+            let last = ((b + 1) * k).min(n) - 1;
+            (first + last) as f64 / 2.0
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn normalises_and_keeps_raw_total() {
+        let m = Mass::from_values(&array![[1.0, 3.0], [0.0, 4.0]], 1, "t").unwrap();
+        assert_eq!(m.raw_total(), 8.0);
+        assert_eq!(m.as_slice(), &[0.125, 0.375, 0.0, 0.5]);
+        assert_eq!(m.row_coords(), &[0.0, 1.0]);
+    }
+
+    #[test]
+    fn block_sums_with_partial_edge_blocks_sit_at_block_centres() {
+        let v = Array2::from_shape_fn((5, 3), |(r, c)| (r * 3 + c) as f64);
+        let m = Mass::from_values(&v, 2, "t").unwrap();
+        assert_eq!(m.shape(), (3, 2));
+        // rows {0,1}, {2,3}, {4}; columns {0,1}, {2}
+        assert_eq!(m.row_coords(), &[0.5, 2.5, 4.0]);
+        assert_eq!(m.col_coords(), &[0.5, 2.0]);
+        let total: f64 = v.iter().sum();
+        let raw: Vec<f64> = m.as_slice().iter().map(|w| w * total).collect();
+        assert_eq!(raw, vec![8.0, 7.0, 32.0, 19.0, 25.0, 14.0]);
+    }
+
+    #[test]
+    fn zero_mass_and_bad_values_are_errors() {
+        assert!(matches!(
+            Mass::from_values(&Array2::zeros((2, 2)), 1, "z"),
+            Err(Error::ZeroMass { .. })
+        ));
+        assert!(matches!(
+            Mass::from_values(&array![[1.0, -1.0]], 1, "n"),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            Mass::from_values(&array![[1.0, f64::NAN]], 1, "n"),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            Mass::from_values(&array![[1.0]], 0, "n"),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn padding_extends_a_prefix_grid_only() {
+        let small = Mass::from_values(&array![[1.0, 1.0]], 1, "s").unwrap();
+        let big = small.padded_to(&[0.0, 1.0], &[0.0, 1.0, 2.0]).unwrap();
+        assert_eq!(big.as_slice(), &[0.5, 0.5, 0.0, 0.0, 0.0, 0.0]);
+        assert!(small.padded_to(&[0.5], &[0.0, 1.0]).is_none());
+    }
+}

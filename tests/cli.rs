@@ -1,0 +1,372 @@
+//! The command line: output formats, the exit contract, and every bad input.
+
+mod common;
+
+use common::{data, imgdist};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn json_of(args: &[&str]) -> Value {
+    let out = imgdist()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Runs with the given arguments and checks exit code 2, an empty stdout, and exactly one line
+/// on stderr that contains `needle`.
+#[track_caller]
+fn fails_with(args: &[&str], needle: &str) {
+    let out = imgdist().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "args {args:?}, stderr: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "stdout must stay empty on errors");
+    assert_eq!(stderr.lines().count(), 1, "one-line reason, got: {stderr}");
+    assert!(stderr.starts_with("imgdist: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected '{needle}' in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn text_output_is_one_tab_separated_line_per_metric() {
+    imgdist()
+        .args(["dot_at_1_2.png", "dot_at_3_5.png", "-m", "tv,js,hellinger"])
+        .assert()
+        .success()
+        .stdout("tv\t1\njs\t0.6931471805599453\nhellinger\t1\n")
+        .stderr("");
+}
+
+#[test]
+fn default_metric_set_is_documented_one() {
+    imgdist()
+        .args(["camera_32.png", "camera_32.png"])
+        .assert()
+        .success()
+        .stdout("tv\t0\n");
+}
+
+#[test]
+fn self_comparison_is_zero_for_every_metric() {
+    for input in ["camera_64.png", "astronaut_rgba_64.png", "data32_1001.csv"] {
+        let out = imgdist()
+            .args([input, input, "-m", "all"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 5, "{text}");
+        for line in text.lines() {
+            let (name, value) = line.split_once('\t').unwrap();
+            assert_eq!(value, "0", "{input}: {name} should be 0, got {value}");
+        }
+    }
+}
+
+#[test]
+fn json_report_schema() {
+    let j = json_of(&[
+        "dot_at_1_2.png",
+        "dot_at_3_5.png",
+        "-m",
+        "tv,kl,blur-l2",
+        "--sigma",
+        "1.5",
+    ]);
+    assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(j["inputs"]["a"]["path"], "dot_at_1_2.png");
+    assert_eq!(j["inputs"]["a"]["width"], 8);
+    assert_eq!(j["inputs"]["a"]["height"], 8);
+    assert_eq!(j["inputs"]["b"]["grid_rows"], 8);
+    assert_eq!(j["inputs"]["b"]["total"], 1.0);
+    assert_eq!(j["options"]["downscale"], 1);
+    assert_eq!(j["options"]["invert"], false);
+    let names: Vec<&String> = j["metrics"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["tv", "kl", "blur-l2"], "requested order is kept");
+    assert_eq!(j["metrics"]["tv"]["value"], 1.0);
+    assert_eq!(j["metrics"]["tv"]["finite"], true);
+    assert_eq!(j["metrics"]["tv"]["pass"], true);
+    assert_eq!(j["metrics"]["blur-l2"]["params"]["sigma"], 1.5);
+    // Infinite KL: null with an explicit marker.
+    assert_eq!(j["metrics"]["kl"]["value"], Value::Null);
+    assert_eq!(j["metrics"]["kl"]["finite"], false);
+    assert_eq!(j["metrics"]["kl"]["value_text"], "inf");
+    assert_eq!(j["metrics"]["kl"]["params"]["eps"], 0.0);
+    assert_eq!(j["pass"], true);
+}
+
+#[test]
+fn infinite_kl_prints_inf_and_eps_makes_it_finite() {
+    imgdist()
+        .args(["dot_at_1_2.png", "dot_at_3_5.png", "-m", "kl"])
+        .assert()
+        .success()
+        .stdout("kl\tinf\n");
+    let j = json_of(&[
+        "dot_at_1_2.png",
+        "dot_at_3_5.png",
+        "-m",
+        "kl",
+        "--eps",
+        "1e-3",
+    ]);
+    let v = j["metrics"]["kl"]["value"].as_f64().unwrap();
+    assert!(v.is_finite() && v > 1.0, "{v}");
+}
+
+#[test]
+fn max_thresholds_drive_the_exit_code() {
+    // tv(camera, moon) = 0.234…
+    let args = ["camera_64.png", "moon_64.png"];
+    imgdist()
+        .args(args)
+        .args(["--max", "tv=0.3"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("tv\t0.234"));
+    imgdist()
+        .args(args)
+        .args(["--max", "tv=0.2"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("tv\t0.234"))
+        .stderr(
+            predicate::str::contains("tv = 0.234").and(predicate::str::contains("above --max 0.2")),
+        );
+    // Several thresholds: any failure fails; JSON records each.
+    let out = imgdist()
+        .args(args)
+        .args([
+            "-m",
+            "tv,hellinger",
+            "--max",
+            "tv=0.3",
+            "--max",
+            "hellinger=0.1",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let j: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(j["metrics"]["tv"]["pass"], true);
+    assert_eq!(j["metrics"]["tv"]["max"], 0.3);
+    assert_eq!(j["metrics"]["hellinger"]["pass"], false);
+    assert_eq!(j["pass"], false);
+    // A metric named only by --max is computed.
+    imgdist()
+        .args(args)
+        .args(["--max", "js=1"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("js\t"));
+    // Not finite is a failure whatever the threshold.
+    imgdist()
+        .args(["dot_at_1_2.png", "dot_at_3_5.png", "--max", "kl=1e300"])
+        .assert()
+        .code(1)
+        .stdout("kl\tinf\n");
+}
+
+#[test]
+fn stdin_operand() {
+    let bytes = std::fs::read(data("camera_32.png")).unwrap();
+    imgdist()
+        .args(["-", "camera_32.png", "-m", "tv"])
+        .write_stdin(bytes)
+        .assert()
+        .success()
+        .stdout("tv\t0\n");
+    imgdist()
+        .args(["dot_2x3.csv", "-", "-m", "tv"])
+        .write_stdin("0 0 0\n0 5 0\n")
+        .assert()
+        .success()
+        .stdout("tv\t0\n");
+    fails_with(&["-", "-"], "only one input");
+}
+
+#[test]
+fn invert_takes_mass_from_the_dark_pixels() {
+    let j = json_of(&[
+        "black_dot_on_white_at_1_2.png",
+        "black_dot_on_white_at_1_2.png",
+        "--invert",
+    ]);
+    assert_eq!(j["inputs"]["a"]["total"], 1.0);
+    assert_eq!(j["options"]["invert"], true);
+    let j = json_of(&[
+        "black_dot_on_white_at_1_2.png",
+        "black_dot_on_white_at_1_2.png",
+    ]);
+    assert_eq!(j["inputs"]["a"]["total"], 63.0);
+}
+
+#[test]
+fn downscale_reports_grid_and_applies_to_every_metric() {
+    let j = json_of(&[
+        "camera_64.png",
+        "moon_64.png",
+        "--downscale",
+        "10",
+        "-m",
+        "all",
+    ]);
+    assert_eq!(j["inputs"]["a"]["grid_rows"], 7);
+    assert_eq!(j["inputs"]["a"]["grid_cols"], 7);
+    assert_eq!(j["options"]["downscale"], 10);
+    let full = json_of(&["camera_64.png", "moon_64.png", "-m", "tv"]);
+    let coarse = j["metrics"]["tv"]["value"].as_f64().unwrap();
+    assert!(coarse < full["metrics"]["tv"]["value"].as_f64().unwrap());
+}
+
+#[test]
+fn colour_and_sixteen_bit_inputs_load() {
+    imgdist()
+        .args(["astronaut_rgba_64.png", "camera_16bit_64.png", "-m", "tv"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn help_states_the_exit_contract() {
+    imgdist().arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit status:").and(predicate::str::contains(
+            "1  computed, but some value is above its --max",
+        )),
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    fails_with(
+        &["missing.png", "camera_32.png"],
+        "missing.png: cannot read",
+    );
+    fails_with(&[".", "camera_32.png"], "is a directory");
+    fails_with(&["empty.png", "camera_32.png"], "empty input");
+    fails_with(
+        &["camera_32_truncated.png", "camera_32.png"],
+        "cannot decode image",
+    );
+    fails_with(
+        &["camera_32_corrupt.png", "camera_32.png"],
+        "cannot decode image",
+    );
+    fails_with(
+        &["not_an_image.pdf", "camera_32.png"],
+        "not a supported image format",
+    );
+    fails_with(&["black_8x8.png", "camera_32.png"], "zero total mass");
+    fails_with(
+        &["nan.csv", "dot_2x3.csv"],
+        "line 2, field 2: nan is not a finite non-negative number",
+    );
+    fails_with(
+        &["dot_2x3.csv", "negative.csv"],
+        "-4 is not a finite non-negative number",
+    );
+    fails_with(&["words.csv", "dot_2x3.csv"], "'four' is not a number");
+    fails_with(
+        &["ragged.csv", "dot_2x3.csv"],
+        "line 2: 2 fields, but the first row has 3",
+    );
+    fails_with(
+        &["camera_32.png", "camera_64.png", "-m", "tv"],
+        "32x32 and 64x64",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--downscale", "0"],
+        "--downscale",
+    );
+    fails_with(
+        &[
+            "camera_32.png",
+            "camera_32.png",
+            "-m",
+            "blur-l2",
+            "--sigma",
+            "-1",
+        ],
+        "invalid --sigma",
+    );
+    fails_with(
+        &[
+            "camera_32.png",
+            "camera_32.png",
+            "-m",
+            "kl",
+            "--eps",
+            "-0.1",
+        ],
+        "invalid --eps",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "-m", "tv,emdx"],
+        "unknown metric 'emdx' (known: tv, kl, js, hellinger, blur-l2",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--max", "tv"],
+        "expected NAME=VALUE",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--max", "tv=abc"],
+        "'abc' is not a number",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--max", "nope=1"],
+        "unknown metric 'nope'",
+    );
+    fails_with(
+        &[
+            "camera_32.png",
+            "camera_32.png",
+            "-m",
+            "tv",
+            "--max",
+            "js=1",
+        ],
+        "--metric does not compute",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--max-pixels", "100"],
+        "exceed the limit of 100",
+    );
+    fails_with(&["camera_32.png"], "required arguments");
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--format", "xml"],
+        "possible values",
+    );
+}
+
+#[test]
+fn bad_parameters_are_reported_before_loading() {
+    // The parameter error wins over the missing file: nothing is read in vain.
+    fails_with(
+        &[
+            "missing.png",
+            "camera_32.png",
+            "-m",
+            "blur-l2",
+            "--sigma",
+            "-1",
+        ],
+        "invalid --sigma",
+    );
+}

@@ -1,0 +1,40 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// Path of a committed fixture in `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Parsed reference file from `tests/reference`.
+pub fn reference(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The `imgdist` binary, run from the fixture folder with a clean environment for its output.
+pub fn imgdist() -> Command {
+    let mut cmd = Command::cargo_bin("imgdist").unwrap();
+    cmd.current_dir(data(""));
+    cmd
+}
+
+/// Asserts `|got − want| ≤ rel · max(|want|, tiny)`, printing both on failure.
+#[track_caller]
+pub fn assert_rel(got: f64, want: f64, rel: f64, what: &str) {
+    let tol = rel * want.abs().max(1e-300);
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got:.17e}, want {want:.17e} (rel err {:.3e}, allowed {rel:.1e})",
+        (got - want).abs() / want.abs().max(1e-300)
+    );
+}

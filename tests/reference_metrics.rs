@@ -1,0 +1,101 @@
+//! Pixel-by-pixel metrics against SciPy values frozen in `tests/reference/scipy_metrics.json`
+//! (made by `tests/reference/make_reference.py`).
+
+mod common;
+
+use common::{assert_rel, data, reference};
+use imgdist::{LoadOptions, Mass, MetricKind, Params, Source, load};
+
+fn load_case(name: &str, downscale: usize) -> Mass {
+    load(
+        &Source::Path(data(name)),
+        &LoadOptions {
+            downscale,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn value(kind: MetricKind, params: &Params, a: &Mass, b: &Mass) -> f64 {
+    kind.build(params).unwrap().compute(a, b).unwrap().value
+}
+
+#[test]
+fn pixelwise_metrics_equal_scipy_to_1e9() {
+    let fixture = reference("scipy_metrics.json");
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let (an, bn) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
+        let k = case["downscale"].as_u64().unwrap() as usize;
+        let (a, b) = (load_case(an, k), load_case(bn, k));
+        let label = |m: &str| format!("{m}({an}, {bn}, downscale {k})");
+        let p = Params::default();
+        assert_rel(
+            value(MetricKind::Tv, &p, &a, &b),
+            case["tv"].as_f64().unwrap(),
+            1e-9,
+            &label("tv"),
+        );
+        assert_rel(
+            value(MetricKind::Js, &p, &a, &b),
+            case["js"].as_f64().unwrap(),
+            1e-9,
+            &label("js"),
+        );
+        assert_rel(
+            value(MetricKind::Hellinger, &p, &a, &b),
+            case["hellinger"].as_f64().unwrap(),
+            1e-9,
+            &label("hellinger"),
+        );
+        let kl = value(MetricKind::Kl, &p, &a, &b);
+        match case["kl"].as_f64() {
+            Some(want) => assert_rel(kl, want, 1e-9, &label("kl")),
+            None => assert_eq!(case["kl"], "inf", "{}", label("kl")),
+        }
+        if case["kl"] == "inf" {
+            assert_eq!(kl, f64::INFINITY, "{}", label("kl"));
+        }
+        let eps = case["kl_eps"]["eps"].as_f64().unwrap();
+        let kl_eps = value(MetricKind::Kl, &Params { eps, ..p.clone() }, &a, &b);
+        assert_rel(
+            kl_eps,
+            case["kl_eps"]["value"].as_f64().unwrap(),
+            1e-9,
+            &label("kl eps"),
+        );
+        for blur in case["blur_l2"].as_array().unwrap() {
+            let sigma = blur["sigma"].as_f64().unwrap();
+            let got = value(MetricKind::BlurL2, &Params { sigma, ..p.clone() }, &a, &b);
+            assert_rel(
+                got,
+                blur["value"].as_f64().unwrap(),
+                1e-9,
+                &label(&format!("blur-l2 σ={sigma}")),
+            );
+        }
+    }
+}
+
+#[test]
+fn downscaled_grid_matches_the_fixture_grid() {
+    let fixture = reference("scipy_metrics.json");
+    let case = fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["downscale"].as_u64() != Some(1))
+        .expect("a downscaled case");
+    let k = case["downscale"].as_u64().unwrap() as usize;
+    let a = load_case(case["a"].as_str().unwrap(), k);
+    let grid = case["grid"].as_array().unwrap();
+    assert_eq!(
+        a.shape(),
+        (
+            grid[0].as_u64().unwrap() as usize,
+            grid[1].as_u64().unwrap() as usize
+        )
+    );
+}
