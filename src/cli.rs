@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
+use imgdist::metric::{Angles, SlicedParams};
 use imgdist::report::{InputInfo, MetricResult, Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Source, load, load::DEFAULT_MAX_PIXELS};
 
@@ -35,8 +36,8 @@ struct Args {
     a: String,
     /// Second input (B).
     b: String,
-    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2.
-    /// Default: tv (or the metrics named by --max).
+    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, sliced.
+    /// Default: sliced (or the metrics named by --max).
     #[arg(short, long, value_name = "M[,M...]")]
     metric: Option<String>,
     /// Output format.
@@ -60,6 +61,18 @@ struct Args {
     /// blur-l2: Gaussian standard deviation in (original) pixels.
     #[arg(long, value_name = "S", default_value_t = 2.0)]
     sigma: f64,
+    /// sliced: number of projection directions.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    proj: usize,
+    /// sliced: seed of the directions (same seed, same value, whatever the thread count).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// sliced: order p ≥ 1 of the Wasserstein distance.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    p: f64,
+    /// sliced: directions equispaced with a seeded offset (uniform) or independent (random).
+    #[arg(long, value_name = "HOW", default_value = "uniform")]
+    angles: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,6 +145,12 @@ impl Config {
             params: Params {
                 eps: args.eps,
                 sigma: args.sigma,
+                sliced: SlicedParams {
+                    projections: args.proj,
+                    seed: args.seed,
+                    p: args.p,
+                    angles: args.angles.parse::<Angles>()?,
+                },
             },
             format: args.format,
         })

@@ -2,7 +2,9 @@
 //! light (mass) over its pixel grid.
 //!
 //! - [`mod@load`] turns files, standard input or numeric matrices into a [`Mass`];
-//! - [`metric`] holds the distances: total variation, KL / JS / Hellinger, Gaussian-blurred L2;
+//! - [`metric`] holds the distances: total variation, KL / JS / Hellinger, Gaussian-blurred L2,
+//!   sliced Wasserstein;
+//! - [`ot`] holds the transport solvers, which know nothing about images;
 //! - [`report`] gathers the results and writes them as text or JSON.
 //!
 //! ```
@@ -23,6 +25,7 @@ pub mod error;
 pub mod load;
 pub mod mass;
 pub mod metric;
+pub mod ot;
 pub mod report;
 
 pub use error::{Error, Result};

@@ -54,7 +54,7 @@ fn default_metric_set_is_documented_one() {
         .args(["camera_32.png", "camera_32.png"])
         .assert()
         .success()
-        .stdout("tv\t0\n");
+        .stdout("sliced\t0\n");
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn self_comparison_is_zero_for_every_metric() {
             .stdout
             .clone();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 5, "{text}");
+        assert_eq!(text.lines().count(), 6, "{text}");
         for line in text.lines() {
             let (name, value) = line.split_once('\t').unwrap();
             assert_eq!(value, "0", "{input}: {name} should be 0, got {value}");
@@ -319,7 +319,7 @@ fn bad_inputs_exit_2_with_one_line() {
     );
     fails_with(
         &["camera_32.png", "camera_32.png", "-m", "tv,emdx"],
-        "unknown metric 'emdx' (known: tv, kl, js, hellinger, blur-l2",
+        "unknown metric 'emdx' (known: tv, kl, js, hellinger, blur-l2, sliced",
     );
     fails_with(
         &["camera_32.png", "camera_32.png", "--max", "tv"],
@@ -368,5 +368,137 @@ fn bad_parameters_are_reported_before_loading() {
             "-1",
         ],
         "invalid --sigma",
+    );
+}
+
+#[test]
+fn sliced_options_and_json_details() {
+    let j = json_of(&[
+        "camera_64.png",
+        "moon_64.png",
+        "-m",
+        "sliced",
+        "--proj",
+        "50",
+        "--seed",
+        "3",
+        "--p",
+        "2",
+        "--angles",
+        "random",
+    ]);
+    let s = &j["metrics"]["sliced"];
+    assert_eq!(s["params"]["projections"], 50);
+    assert_eq!(s["params"]["seed"], 3);
+    assert_eq!(s["params"]["p"], 2.0);
+    assert_eq!(s["params"]["angles"], "random");
+    let (value, se) = (
+        s["value"].as_f64().unwrap(),
+        s["details"]["std_error"].as_f64().unwrap(),
+    );
+    // The exact W2 of this pair is 7.68 (POT); the sliced value is below it.
+    assert!(value > 3.0 && value < 7.68, "{value}");
+    assert!(se > 0.0 && se < 0.2 * value, "{se}");
+    // Same seed, same value; another seed, another value.
+    let again = json_of(&[
+        "camera_64.png",
+        "moon_64.png",
+        "-m",
+        "sliced",
+        "--proj",
+        "50",
+        "--seed",
+        "3",
+        "--p",
+        "2",
+        "--angles",
+        "random",
+    ]);
+    assert_eq!(again["metrics"]["sliced"]["value"], s["value"]);
+    let other = json_of(&[
+        "camera_64.png",
+        "moon_64.png",
+        "-m",
+        "sliced",
+        "--proj",
+        "50",
+        "--seed",
+        "4",
+        "--p",
+        "2",
+        "--angles",
+        "random",
+    ]);
+    assert_ne!(other["metrics"]["sliced"]["value"], s["value"]);
+}
+
+#[test]
+fn sliced_moved_dot_is_two_over_pi_times_the_shift() {
+    // A dot moved by (2, 3): SW1 over many equispaced angles → (2/π)·√13.
+    let out = imgdist()
+        .args([
+            "dot_at_1_2.png",
+            "dot_at_3_5.png",
+            "-m",
+            "sliced",
+            "--proj",
+            "5000",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let v: f64 = text
+        .trim()
+        .strip_prefix("sliced\t")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let want = 2.0 / std::f64::consts::PI * 13f64.sqrt();
+    assert!((v - want).abs() < 1e-6, "{v} vs {want}");
+}
+
+#[test]
+fn sliced_accepts_different_sizes_and_downscale() {
+    imgdist()
+        .args(["moon_32.png", "camera_64.png", "-m", "sliced"])
+        .assert()
+        .success();
+    let j = json_of(&[
+        "camera_64.png",
+        "moon_64.png",
+        "-m",
+        "sliced",
+        "--downscale",
+        "4",
+    ]);
+    assert_eq!(j["inputs"]["a"]["grid_rows"], 16);
+    let coarse = j["metrics"]["sliced"]["value"].as_f64().unwrap();
+    let full =
+        json_of(&["camera_64.png", "moon_64.png", "-m", "sliced"])["metrics"]["sliced"]["value"]
+            .as_f64()
+            .unwrap();
+    assert!((coarse - full).abs() < 0.05 * full, "{coarse} vs {full}");
+}
+
+#[test]
+fn sliced_bad_parameters() {
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--proj", "0"],
+        "invalid --proj",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--p", "0.5"],
+        "invalid --p",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--angles", "spiral"],
+        "invalid --angles",
+    );
+    fails_with(
+        &["camera_32.png", "camera_32.png", "--seed", "-1"],
+        "--seed",
     );
 }

@@ -23,7 +23,10 @@ use crate::mass::Mass;
 
 pub mod blur_l2;
 pub mod divergence;
+pub mod sliced;
 pub mod tv;
+
+pub use sliced::{Angles, SlicedParams};
 
 /// A distance (or divergence) between two masses.
 pub trait Metric: Send + Sync {
@@ -72,6 +75,8 @@ pub enum MetricKind {
     Hellinger,
     /// L2 distance between Gaussian-blurred masses.
     BlurL2,
+    /// Sliced Wasserstein distance over random or equispaced directions.
+    Sliced,
 }
 
 impl MetricKind {
@@ -82,10 +87,11 @@ impl MetricKind {
         MetricKind::Js,
         MetricKind::Hellinger,
         MetricKind::BlurL2,
+        MetricKind::Sliced,
     ];
 
     /// The metrics computed when none are named.
-    pub const DEFAULT: &'static [MetricKind] = &[MetricKind::Tv];
+    pub const DEFAULT: &'static [MetricKind] = &[MetricKind::Sliced];
 
     /// The name the user types.
     pub fn as_str(self) -> &'static str {
@@ -95,6 +101,7 @@ impl MetricKind {
             MetricKind::Js => "js",
             MetricKind::Hellinger => "hellinger",
             MetricKind::BlurL2 => "blur-l2",
+            MetricKind::Sliced => "sliced",
         }
     }
 
@@ -109,6 +116,7 @@ impl MetricKind {
             MetricKind::Js => Box::new(divergence::Js),
             MetricKind::Hellinger => Box::new(divergence::Hellinger),
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
+            MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
         })
     }
 
@@ -160,6 +168,8 @@ pub struct Params {
     pub eps: f64,
     /// `blur-l2`: standard deviation of the Gaussian in original pixel units. Default: 2.
     pub sigma: f64,
+    /// `sliced`: directions, seed and order. Default: [`SlicedParams::default`].
+    pub sliced: SlicedParams,
 }
 
 impl Default for Params {
@@ -167,6 +177,7 @@ impl Default for Params {
         Params {
             eps: 0.0,
             sigma: 2.0,
+            sliced: SlicedParams::default(),
         }
     }
 }
