@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
-use imgdist::metric::{Angles, SlicedParams};
+use imgdist::metric::{Angles, Ground, SlicedParams};
 use imgdist::report::{InputInfo, MetricResult, Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Source, load, load::DEFAULT_MAX_PIXELS};
 
@@ -36,7 +36,7 @@ struct Args {
     a: String,
     /// Second input (B).
     b: String,
-    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, sliced.
+    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, sliced, emd.
     /// Default: sliced (or the metrics named by --max).
     #[arg(short, long, value_name = "M[,M...]")]
     metric: Option<String>,
@@ -73,6 +73,9 @@ struct Args {
     /// sliced: directions equispaced with a seeded offset (uniform) or independent (random).
     #[arg(long, value_name = "HOW", default_value = "uniform")]
     angles: String,
+    /// emd: ground cost between cell positions: euclidean, sqeuclidean (reports W2) or cityblock.
+    #[arg(long, value_name = "COST", default_value = "euclidean")]
+    ground: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,6 +154,7 @@ impl Config {
                     p: args.p,
                     angles: args.angles.parse::<Angles>()?,
                 },
+                ground: args.ground.parse::<Ground>()?,
             },
             format: args.format,
         })

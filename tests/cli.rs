@@ -68,7 +68,11 @@ fn self_comparison_is_zero_for_every_metric() {
             .stdout
             .clone();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 6, "{text}");
+        assert_eq!(
+            text.lines().count(),
+            imgdist::MetricKind::ALL.len(),
+            "{text}"
+        );
         for line in text.lines() {
             let (name, value) = line.split_once('\t').unwrap();
             assert_eq!(value, "0", "{input}: {name} should be 0, got {value}");
@@ -500,5 +504,80 @@ fn sliced_bad_parameters() {
     fails_with(
         &["camera_32.png", "camera_32.png", "--seed", "-1"],
         "--seed",
+    );
+}
+
+#[test]
+fn emd_grounds_and_json_details() {
+    // A dot moved by (2, 3): euclidean √13, squared euclidean reports W2 = √13, cityblock 5.
+    for (ground, want, algorithm) in [
+        ("euclidean", 13f64.sqrt(), "dense"),
+        ("sqeuclidean", 13f64.sqrt(), "dense"),
+        ("cityblock", 5.0, "grid-flow"),
+    ] {
+        let j = json_of(&[
+            "dot_at_1_2.png",
+            "dot_at_3_5.png",
+            "-m",
+            "emd",
+            "--ground",
+            ground,
+        ]);
+        let e = &j["metrics"]["emd"];
+        let v = e["value"].as_f64().unwrap();
+        assert!((v - want).abs() < 1e-12, "{ground}: {v} vs {want}");
+        assert_eq!(e["params"]["ground"], ground);
+        assert_eq!(e["details"]["algorithm"], algorithm);
+        let cost = e["details"]["cost"].as_f64().unwrap();
+        let want_cost = if ground == "sqeuclidean" { 13.0 } else { want };
+        assert!((cost - want_cost).abs() < 1e-12, "{ground} cost {cost}");
+        assert!(e["details"]["iterations"].as_u64().is_some());
+        assert!(e["details"]["solve_seconds"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+#[test]
+fn emd_default_ground_is_euclidean_and_max_applies() {
+    imgdist()
+        .args([
+            "dot_at_1_2.png",
+            "dot_at_3_5.png",
+            "-m",
+            "emd",
+            "--max",
+            "emd=3",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("emd\t3.60555127546398"));
+}
+
+#[test]
+fn emd_above_the_dense_limit_asks_for_downscale() {
+    fails_with(
+        &["camera_299.png", "coins_299.png", "-m", "emd"],
+        "--downscale",
+    );
+    // The suggested recipe works: 30×30 block sums at block centres.
+    let j = json_of(&[
+        "camera_299.png",
+        "coins_299.png",
+        "-m",
+        "emd",
+        "--downscale",
+        "10",
+    ]);
+    assert_eq!(j["inputs"]["a"]["grid_rows"], 30);
+    assert!(j["metrics"]["emd"]["value"].as_f64().unwrap() > 10.0);
+    fails_with(
+        &[
+            "camera_32.png",
+            "camera_32.png",
+            "-m",
+            "emd",
+            "--ground",
+            "manhattan",
+        ],
+        "invalid --ground",
     );
 }

@@ -23,9 +23,11 @@ use crate::mass::Mass;
 
 pub mod blur_l2;
 pub mod divergence;
+pub mod emd;
 pub mod sliced;
 pub mod tv;
 
+pub use emd::Ground;
 pub use sliced::{Angles, SlicedParams};
 
 /// A distance (or divergence) between two masses.
@@ -77,6 +79,8 @@ pub enum MetricKind {
     BlurL2,
     /// Sliced Wasserstein distance over random or equispaced directions.
     Sliced,
+    /// Exact earth mover's (Wasserstein) distance with locations.
+    Emd,
 }
 
 impl MetricKind {
@@ -88,6 +92,7 @@ impl MetricKind {
         MetricKind::Hellinger,
         MetricKind::BlurL2,
         MetricKind::Sliced,
+        MetricKind::Emd,
     ];
 
     /// The metrics computed when none are named.
@@ -102,6 +107,7 @@ impl MetricKind {
             MetricKind::Hellinger => "hellinger",
             MetricKind::BlurL2 => "blur-l2",
             MetricKind::Sliced => "sliced",
+            MetricKind::Emd => "emd",
         }
     }
 
@@ -117,6 +123,7 @@ impl MetricKind {
             MetricKind::Hellinger => Box::new(divergence::Hellinger),
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
+            MetricKind::Emd => Box::new(emd::Emd::new(params.ground)),
         })
     }
 
@@ -170,6 +177,8 @@ pub struct Params {
     pub sigma: f64,
     /// `sliced`: directions, seed and order. Default: [`SlicedParams::default`].
     pub sliced: SlicedParams,
+    /// `emd`: ground cost. Default: [`Ground::Euclidean`].
+    pub ground: Ground,
 }
 
 impl Default for Params {
@@ -178,6 +187,7 @@ impl Default for Params {
             eps: 0.0,
             sigma: 2.0,
             sliced: SlicedParams::default(),
+            ground: Ground::Euclidean,
         }
     }
 }

@@ -31,6 +31,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde_json::{Map, json};
 
+use super::emd::common_grid;
 use super::{Measurement, Metric, MetricKind};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
@@ -189,24 +190,6 @@ fn summarise(per_direction: Vec<f64>, p: f64) -> SlicedResult {
         std_error,
         per_direction,
     }
-}
-
-/// Both masses on one grid: as given when they share it, padded when one grid extends the other.
-fn common_grid<'m>(
-    a: &'m Mass,
-    b: &'m Mass,
-) -> Option<(std::borrow::Cow<'m, Mass>, std::borrow::Cow<'m, Mass>)> {
-    use std::borrow::Cow;
-    if a.same_grid(b) {
-        return Some((Cow::Borrowed(a), Cow::Borrowed(b)));
-    }
-    let longer = |x: &'m [f64], y: &'m [f64]| if x.len() >= y.len() { x } else { y };
-    let rows = longer(a.row_coords(), b.row_coords());
-    let cols = longer(a.col_coords(), b.col_coords());
-    Some((
-        Cow::Owned(a.padded_to(rows, cols)?),
-        Cow::Owned(b.padded_to(rows, cols)?),
-    ))
 }
 
 /// Per-direction buffers, reused across the directions a thread handles.

@@ -2,6 +2,11 @@
 //! (or positions on a line) with non-negative weights, so the code serves any transport problem.
 //!
 //! - [`one_d`]: exact Wasserstein distances between weighted points on a line, and an O(N)
-//!   ordering of nearly uniformly spread keys (the building blocks of sliced Wasserstein).
+//!   ordering of nearly uniformly spread keys (the building blocks of sliced Wasserstein);
+//! - [`network_simplex`]: exact uncapacitated min-cost flow over an implicit arc set;
+//! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
+//!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost).
 
+pub mod arcs;
+pub mod network_simplex;
 pub mod one_d;
