@@ -70,3 +70,24 @@ fn cityblock_is_between_euclidean_and_sqrt2_euclidean() {
         "{e} {c}"
     );
 }
+
+#[test]
+fn full_resolution_cityblock_equals_an_independent_exact_solver() {
+    // HiGHS on the same grid graph, its optimum proved exact in integer arithmetic
+    // (tests/reference/make_grid_flow_reference.py).
+    let fixture = reference("grid_flow_cityblock.json");
+    let mut big = 0;
+    for case in fixture["cases"].as_array().unwrap() {
+        let (an, bn) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
+        let r = emd(&mass(an), &mass(bn), Ground::Cityblock).unwrap();
+        assert_eq!(r.algorithm, "grid-flow");
+        assert_rel(
+            r.value,
+            case["value"].as_f64().unwrap(),
+            1e-9,
+            &format!("cityblock ({an}, {bn})"),
+        );
+        big += usize::from(an.contains("299"));
+    }
+    assert!(big >= 2, "the fixture covers 299² pairs");
+}

@@ -101,8 +101,14 @@ pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
             .zip(b.as_slice())
             .map(|(x, y)| x - y)
             .collect();
-        let sol = network_simplex::solve(&grid, &supply, &opts)?;
         use crate::ot::network_simplex::ArcSet;
+        // Grid pivots are dominated by tree updates, so scanning longer blocks for a better
+        // entering arc pays: 8·√arcs measured fastest at 64² and 299².
+        let opts = Options {
+            block_size: 8 * (grid.arc_count() as f64).sqrt() as usize,
+            ..opts
+        };
+        let sol = network_simplex::solve_from(&grid, &supply, Some(&grid.comb_tree()), &opts)?;
         return Ok(EmdResult {
             value: value(sol.cost),
             cost: sol.cost,

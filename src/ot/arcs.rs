@@ -188,6 +188,40 @@ impl<'a> Grid4<'a> {
         Grid4 { rows, cols }
     }
 
+    /// A "comb" spanning tree: every row hangs horizontally from the middle column, which hangs
+    /// vertically from the middle cell. A feasible start for [`super::network_simplex::solve_from`].
+    pub fn comb_tree(&self) -> super::network_simplex::StartTree {
+        let (h, w) = (self.rows.len(), self.cols.len());
+        let (ci, cj) = (h / 2, w / 2);
+        let n = h * w;
+        let mut tree = super::network_simplex::StartTree {
+            parent: vec![usize::MAX; n],
+            up_arc: vec![usize::MAX; n],
+            down_arc: vec![usize::MAX; n],
+        };
+        // Arc from node k in direction d (0 right, 1 left, 2 down, 3 up) is 4k + d.
+        for i in 0..h {
+            for j in 0..w {
+                let k = i * w + j;
+                let (p, toward, back) = if j < cj {
+                    (k + 1, 0, 1)
+                } else if j > cj {
+                    (k - 1, 1, 0)
+                } else if i < ci {
+                    (k + w, 2, 3)
+                } else if i > ci {
+                    (k - w, 3, 2)
+                } else {
+                    continue;
+                };
+                tree.parent[k] = p;
+                tree.up_arc[k] = 4 * k + toward;
+                tree.down_arc[k] = 4 * p + back;
+            }
+        }
+        tree
+    }
+
     #[inline]
     fn arc(&self, e: usize) -> Option<(usize, usize, f64)> {
         let w = self.cols.len();
@@ -226,13 +260,37 @@ impl ArcSet for Grid4<'_> {
     }
 
     fn most_negative(&self, range: std::ops::Range<usize>, pi: &[f64]) -> (f64, usize) {
+        // Walk the range node by node, tracking (i, j) incrementally instead of dividing.
+        let (h, w) = (self.rows.len(), self.cols.len());
         let mut best = (0.0, usize::MAX);
-        for e in range {
-            if let Some((u, v, c)) = self.arc(e) {
-                let rc = c + pi[u] - pi[v];
+        if range.is_empty() {
+            return best;
+        }
+        let mut k = range.start / 4;
+        let (mut i, mut j) = (k / w, k % w);
+        let mut e = range.start;
+        while e < range.end {
+            let base = pi[k];
+            let d_end = (4 * k + 4).min(range.end);
+            for e2 in e..d_end {
+                let (v, c) = match e2 & 3 {
+                    0 if j + 1 < w => (k + 1, self.cols[j + 1] - self.cols[j]),
+                    1 if j > 0 => (k - 1, self.cols[j] - self.cols[j - 1]),
+                    2 if i + 1 < h => (k + w, self.rows[i + 1] - self.rows[i]),
+                    3 if i > 0 => (k - w, self.rows[i] - self.rows[i - 1]),
+                    _ => continue,
+                };
+                let rc = c + base - pi[v];
                 if rc < best.0 {
-                    best = (rc, e);
+                    best = (rc, e2);
                 }
+            }
+            e = d_end;
+            k += 1;
+            j += 1;
+            if j == w {
+                j = 0;
+                i += 1;
             }
         }
         best

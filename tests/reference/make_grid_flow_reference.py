@@ -13,7 +13,7 @@ Run from anywhere (paths are resolved relative to this file):
 Requires numpy, scipy and scikit-image. The fixture was generated with
 Python 3.11.7, numpy 2.4.6, scipy 1.17.1 (bundled HiGHS 1.12.0) and
 scikit-image 0.26.0; the versions actually used are recorded in the JSON file.
-The two 299x299 cases take about 7 minutes each (HiGHS dual simplex).
+The two 299x299 cases take about 7 minutes each.
 
 Definitions (shared with the Rust implementation):
 
