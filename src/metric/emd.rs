@@ -151,6 +151,11 @@ pub fn emd_dense(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
     let mut supply: Vec<f64> = sa.iter().map(|&(_, _, w)| w).collect();
     supply.extend(sb.iter().map(|&(_, _, w)| -w));
     let arcs = Bipartite::new(&xs, &ys, ground);
+    // Vectorised pricing makes long blocks cheap; 4·√arcs measured fastest on real 64² pairs.
+    let opts = Options {
+        block_size: 4 * (xs.len() as f64 * ys.len() as f64).sqrt() as usize,
+        ..opts
+    };
     let sol = network_simplex::solve(&arcs, &supply, &opts)?;
     Ok(EmdResult {
         value: value(sol.cost),
