@@ -377,20 +377,23 @@ fn bad_parameters_are_reported_before_loading() {
 
 #[test]
 fn sliced_options_and_json_details() {
-    let j = json_of(&[
-        "camera_64.png",
-        "moon_64.png",
-        "-m",
-        "sliced",
-        "--proj",
-        "50",
-        "--seed",
-        "3",
-        "--p",
-        "2",
-        "--angles",
-        "random",
-    ]);
+    let run = |seed: &str| {
+        json_of(&[
+            "camera_64.png",
+            "moon_64.png",
+            "-m",
+            "sliced",
+            "--proj",
+            "50",
+            "--seed",
+            seed,
+            "--p",
+            "2",
+            "--angles",
+            "random",
+        ])
+    };
+    let j = run("3");
     let s = &j["metrics"]["sliced"];
     assert_eq!(s["params"]["projections"], 50);
     assert_eq!(s["params"]["seed"], 3);
@@ -404,36 +407,8 @@ fn sliced_options_and_json_details() {
     assert!(value > 3.0 && value < 7.68, "{value}");
     assert!(se > 0.0 && se < 0.2 * value, "{se}");
     // Same seed, same value; another seed, another value.
-    let again = json_of(&[
-        "camera_64.png",
-        "moon_64.png",
-        "-m",
-        "sliced",
-        "--proj",
-        "50",
-        "--seed",
-        "3",
-        "--p",
-        "2",
-        "--angles",
-        "random",
-    ]);
-    assert_eq!(again["metrics"]["sliced"]["value"], s["value"]);
-    let other = json_of(&[
-        "camera_64.png",
-        "moon_64.png",
-        "-m",
-        "sliced",
-        "--proj",
-        "50",
-        "--seed",
-        "4",
-        "--p",
-        "2",
-        "--angles",
-        "random",
-    ]);
-    assert_ne!(other["metrics"]["sliced"]["value"], s["value"]);
+    assert_eq!(run("3")["metrics"]["sliced"]["value"], s["value"]);
+    assert_ne!(run("4")["metrics"]["sliced"]["value"], s["value"]);
 }
 
 #[test]

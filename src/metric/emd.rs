@@ -41,15 +41,8 @@ impl FromStr for Ground {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "euclidean" => Ok(Ground::Euclidean),
-            "sqeuclidean" => Ok(Ground::SqEuclidean),
-            "cityblock" => Ok(Ground::Cityblock),
-            other => Err(Error::InvalidParameter {
-                name: "--ground",
-                reason: format!("'{other}' is not one of: euclidean, sqeuclidean, cityblock"),
-            }),
-        }
+        let all = [Ground::Euclidean, Ground::SqEuclidean, Ground::Cityblock];
+        super::parse_choice("--ground", s, &all.map(|g| (g.as_str(), g)))
     }
 }
 
@@ -86,11 +79,6 @@ pub struct EmdResult {
 /// # Errors
 /// [`Error::ProblemTooLarge`] above the dense limit; [`Error::Solver`] if the solver fails.
 pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
-    let opts = Options::default();
-    let value = |cost: f64| match ground {
-        Ground::SqEuclidean => cost.max(0.0).sqrt(),
-        _ => cost,
-    };
     if ground == Ground::Cityblock
         && let Some((a, b)) = common_grid(a, b)
     {
@@ -106,11 +94,11 @@ pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
         // entering arc pays: 8·√arcs measured fastest at 64² and 299².
         let opts = Options {
             block_size: 8 * (grid.arc_count() as f64).sqrt() as usize,
-            ..opts
+            ..Options::default()
         };
         let sol = network_simplex::solve_from(&grid, &supply, Some(&grid.comb_tree()), &opts)?;
         return Ok(EmdResult {
-            value: value(sol.cost),
+            value: distance(ground, sol.cost),
             cost: sol.cost,
             algorithm: "grid-flow",
             iterations: sol.iterations,
@@ -126,11 +114,6 @@ pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
 /// # Errors
 /// [`Error::ProblemTooLarge`] above [`DENSE_PAIR_LIMIT`]; [`Error::Solver`] if the solver fails.
 pub fn emd_dense(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
-    let opts = Options::default();
-    let value = |cost: f64| match ground {
-        Ground::SqEuclidean => cost.max(0.0).sqrt(),
-        _ => cost,
-    };
     let (sa, sb) = (a.support(), b.support());
     let pairs = sa.len() as u64 * sb.len() as u64;
     if pairs > DENSE_PAIR_LIMIT {
@@ -154,16 +137,25 @@ pub fn emd_dense(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
     // Vectorised pricing makes long blocks cheap; 4·√arcs measured fastest on real 64² pairs.
     let opts = Options {
         block_size: 4 * (xs.len() as f64 * ys.len() as f64).sqrt() as usize,
-        ..opts
+        ..Options::default()
     };
     let sol = network_simplex::solve(&arcs, &supply, &opts)?;
     Ok(EmdResult {
-        value: value(sol.cost),
+        value: distance(ground, sol.cost),
         cost: sol.cost,
         algorithm: "dense",
         iterations: sol.iterations,
         size: (xs.len() + ys.len(), xs.len() * ys.len()),
     })
+}
+
+/// The distance reported for an optimal cost: W₂ is the square root of the squared-euclidean
+/// cost, W₁ the cost itself.
+fn distance(ground: Ground, cost: f64) -> f64 {
+    match ground {
+        Ground::SqEuclidean => cost.max(0.0).sqrt(),
+        _ => cost,
+    }
 }
 
 /// The smallest block size that brings `pairs` under the dense limit (pairs shrink as K⁴).

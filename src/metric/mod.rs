@@ -244,6 +244,25 @@ where
     accurate_sum(partials)
 }
 
+/// Parses one of a closed set of named choices, or says which names are allowed.
+pub(crate) fn parse_choice<T: Copy>(
+    param: &'static str,
+    s: &str,
+    choices: &[(&str, T)],
+) -> Result<T> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| Error::InvalidParameter {
+            name: param,
+            reason: format!(
+                "'{s}' is not one of: {}",
+                choices.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+            ),
+        })
+}
+
 /// Checks that a parameter is finite and non-negative.
 pub(crate) fn non_negative(name: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {

@@ -76,14 +76,8 @@ impl FromStr for Angles {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "uniform" => Ok(Angles::Uniform),
-            "random" => Ok(Angles::Random),
-            other => Err(Error::InvalidParameter {
-                name: "--angles",
-                reason: format!("'{other}' is not one of: uniform, random"),
-            }),
-        }
+        let all = [Angles::Uniform, Angles::Random];
+        super::parse_choice("--angles", s, &all.map(|a| (a.as_str(), a)))
     }
 }
 
