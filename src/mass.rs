@@ -174,6 +174,14 @@ impl Mass {
     }
 }
 
+/// A unit mass on one cell of a `rows × cols` grid, for tests.
+#[cfg(test)]
+pub(crate) fn dot(rows: usize, cols: usize, at: (usize, usize)) -> Mass {
+    let mut v = Array2::zeros((rows, cols));
+    v[at] = 1.0;
+    Mass::from_values(&v, 1, "dot").expect("one positive cell")
+}
+
 /// Centres of the blocks `[kK, min((k+1)K, n) - 1]` for `k = 0, 1, …`.
 fn block_centres(n: usize, k: usize) -> Vec<f64> {
     (0..n.div_ceil(k))

@@ -206,13 +206,8 @@ impl Metric for Emd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mass::dot;
     use ndarray::Array2;
-
-    fn dot(rows: usize, cols: usize, at: (usize, usize)) -> Mass {
-        let mut v = Array2::zeros((rows, cols));
-        v[at] = 1.0;
-        Mass::from_values(&v, 1, "dot").unwrap()
-    }
 
     #[test]
     fn moved_dot_closed_forms() {
