@@ -6,6 +6,8 @@
 //! geometric centre of its block (edge blocks may be partial, so the last centre may be closer
 //! than `K` to its neighbour). Distances over locations therefore stay comparable across `K`.
 
+use std::borrow::Cow;
+
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
@@ -161,6 +163,22 @@ impl Mass {
             pixel_shape: self.pixel_shape,
             downscale: self.downscale,
         })
+    }
+
+    /// Both masses on one grid: as given when they share it, padded with empty cells when one
+    /// grid's coordinates extend the other's (e.g. images of different sizes, top-left aligned);
+    /// `None` when neither extends the other.
+    pub fn on_common_grid<'m>(a: &'m Mass, b: &'m Mass) -> Option<(Cow<'m, Mass>, Cow<'m, Mass>)> {
+        if a.same_grid(b) {
+            return Some((Cow::Borrowed(a), Cow::Borrowed(b)));
+        }
+        let longer = |x: &'m [f64], y: &'m [f64]| if x.len() >= y.len() { x } else { y };
+        let rows = longer(a.row_coords(), b.row_coords());
+        let cols = longer(a.col_coords(), b.col_coords());
+        Some((
+            Cow::Owned(a.padded_to(rows, cols)?),
+            Cow::Owned(b.padded_to(rows, cols)?),
+        ))
     }
 
     /// The cells with positive weight as `(row coordinate, column coordinate, weight)`,

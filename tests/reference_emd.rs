@@ -4,13 +4,8 @@
 
 mod common;
 
-use common::{assert_rel, data, reference};
+use common::{assert_rel, mass, reference};
 use imgdist::metric::emd::{Ground, emd};
-use imgdist::{LoadOptions, Mass, Source, load};
-
-fn mass(name: &str) -> Mass {
-    load(&Source::Path(data(name)), &LoadOptions::default()).unwrap()
-}
 
 #[test]
 fn equals_pot_dense_emd2_to_1e9() {

@@ -3,19 +3,8 @@
 
 mod common;
 
-use common::{assert_rel, data, reference};
-use imgdist::{LoadOptions, Mass, MetricKind, Params, Source, load};
-
-fn load_case(name: &str, downscale: usize) -> Mass {
-    load(
-        &Source::Path(data(name)),
-        &LoadOptions {
-            downscale,
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap()
-}
+use common::{assert_rel, mass_k, reference};
+use imgdist::{Mass, MetricKind, Params};
 
 fn value(kind: MetricKind, params: &Params, a: &Mass, b: &Mass) -> f64 {
     kind.build(params).unwrap().compute(a, b).unwrap().value
@@ -29,7 +18,7 @@ fn pixelwise_metrics_equal_scipy_to_1e9() {
     for case in cases {
         let (an, bn) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
         let k = case["downscale"].as_u64().unwrap() as usize;
-        let (a, b) = (load_case(an, k), load_case(bn, k));
+        let (a, b) = (mass_k(an, k), mass_k(bn, k));
         let label = |m: &str| format!("{m}({an}, {bn}, downscale {k})");
         let p = Params::default();
         assert_rel(
@@ -89,7 +78,7 @@ fn downscaled_grid_matches_the_fixture_grid() {
         .find(|c| c["downscale"].as_u64() != Some(1))
         .expect("a downscaled case");
     let k = case["downscale"].as_u64().unwrap() as usize;
-    let a = load_case(case["a"].as_str().unwrap(), k);
+    let a = mass_k(case["a"].as_str().unwrap(), k);
     let grid = case["grid"].as_array().unwrap();
     assert_eq!(
         a.shape(),

@@ -4,14 +4,9 @@
 
 mod common;
 
-use common::{assert_rel, data, reference};
+use common::{assert_rel, mass, mass_k, reference};
 use imgdist::metric::sliced::{SlicedParams, sliced_wasserstein};
 use imgdist::metric::{Angles, MetricKind, Params};
-use imgdist::{LoadOptions, Mass, Source, load};
-
-fn mass(name: &str) -> Mass {
-    load(&Source::Path(data(name)), &LoadOptions::default()).unwrap()
-}
 
 #[test]
 fn equals_pot_given_the_same_directions() {
@@ -137,21 +132,16 @@ fn sliced_never_exceeds_the_exact_distance_and_swapping_is_symmetric() {
 #[test]
 fn downscaled_inputs_keep_pixel_units() {
     // Block sums with cells at block centres: a 4x coarser grid changes the value only a little.
-    let opts = |k| LoadOptions {
-        downscale: k,
-        ..LoadOptions::default()
-    };
-    let load_k = |n: &str, k| load(&Source::Path(data(n)), &opts(k)).unwrap();
     let angles = Angles::Uniform.generate(64, 0);
     let full = sliced_wasserstein(
-        &load_k("camera_64.png", 1),
-        &load_k("moon_64.png", 1),
+        &mass_k("camera_64.png", 1),
+        &mass_k("moon_64.png", 1),
         &angles,
         1.0,
     );
     let coarse = sliced_wasserstein(
-        &load_k("camera_64.png", 4),
-        &load_k("moon_64.png", 4),
+        &mass_k("camera_64.png", 4),
+        &mass_k("moon_64.png", 4),
         &angles,
         1.0,
     );

@@ -19,7 +19,6 @@
 //! retrieval" (2000); Ling & Okada, "An efficient earth mover's distance algorithm for robust
 //! histogram comparison" (2007); Bonneel et al. POT `ot.emd2`.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -80,7 +79,7 @@ pub struct EmdResult {
 /// [`Error::ProblemTooLarge`] above the dense limit; [`Error::Solver`] if the solver fails.
 pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
     if ground == Ground::Cityblock
-        && let Some((a, b)) = common_grid(a, b)
+        && let Some((a, b)) = Mass::on_common_grid(a, b)
     {
         let grid = Grid4::new(a.row_coords(), a.col_coords());
         let supply: Vec<f64> = a
@@ -165,20 +164,6 @@ fn suggest_downscale(pairs: u64) -> u64 {
         k += 1;
     }
     k
-}
-
-/// Both masses on one grid: as given when they share it, padded when one grid extends the other.
-pub(crate) fn common_grid<'m>(a: &'m Mass, b: &'m Mass) -> Option<(Cow<'m, Mass>, Cow<'m, Mass>)> {
-    if a.same_grid(b) {
-        return Some((Cow::Borrowed(a), Cow::Borrowed(b)));
-    }
-    let longer = |x: &'m [f64], y: &'m [f64]| if x.len() >= y.len() { x } else { y };
-    let rows = longer(a.row_coords(), b.row_coords());
-    let cols = longer(a.col_coords(), b.col_coords());
-    Some((
-        Cow::Owned(a.padded_to(rows, cols)?),
-        Cow::Owned(b.padded_to(rows, cols)?),
-    ))
 }
 
 impl Metric for Emd {

@@ -31,7 +31,6 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde_json::{Map, json};
 
-use super::emd::common_grid;
 use super::{Measurement, Metric, MetricKind};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
@@ -152,7 +151,7 @@ pub fn sliced_wasserstein(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> SlicedR
     assert!(!angles.is_empty(), "at least one direction");
     assert!(p >= 1.0, "p must be at least 1");
     let fits = |m: &Mass| m.shape().0 <= 1 << PACK && m.shape().1 <= 1 << PACK;
-    let per_direction = match common_grid(a, b) {
+    let per_direction = match Mass::on_common_grid(a, b) {
         Some((a, b)) if fits(&a) => shared_grid_profile(&a, &b, angles, p),
         _ => separate_profile(a, b, angles, p),
     };
@@ -376,7 +375,7 @@ mod tests {
         let mut v = Array2::zeros((5, 5));
         v[[4, 4]] = 1.0;
         let coarse = Mass::from_values(&v, 2, "coarse").unwrap(); // cell centre (4, 4)
-        assert!(common_grid(&coarse, &dot(6, 6, (4, 4))).is_none());
+        assert!(Mass::on_common_grid(&coarse, &dot(6, 6, (4, 4))).is_none());
         let r = sliced_wasserstein(&coarse, &dot(6, 6, (4, 4)), &angles, 1.0);
         assert!(r.value.abs() < 1e-12, "{}", r.value);
         let r = sliced_wasserstein(&coarse, &dot(6, 6, (1, 0)), &angles, 1.0);

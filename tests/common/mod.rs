@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
+use imgdist::{LoadOptions, Mass, Source, load};
 use serde_json::Value;
 
 /// Path of a committed fixture in `tests/data`.
@@ -11,6 +12,20 @@ pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
+}
+
+/// A committed fixture loaded as a mass, with a `downscale × downscale` block sum.
+pub fn mass_k(name: &str, downscale: usize) -> Mass {
+    let opts = LoadOptions {
+        downscale,
+        ..LoadOptions::default()
+    };
+    load(&Source::Path(data(name)), &opts).unwrap()
+}
+
+/// A committed fixture loaded as a mass at full resolution.
+pub fn mass(name: &str) -> Mass {
+    mass_k(name, 1)
 }
 
 /// Parsed reference file from `tests/reference`.
