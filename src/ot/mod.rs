@@ -3,10 +3,13 @@
 //!
 //! - [`one_d`]: exact Wasserstein distances between weighted points on a line, and an O(N)
 //!   ordering of nearly uniformly spread keys (the building blocks of sliced Wasserstein);
+//! - [`lattice`]: the cells of a regular grid in the order of their projection on a direction,
+//!   in O(N) without comparing cells;
 //! - [`network_simplex`]: exact uncapacitated min-cost flow over an implicit arc set;
 //! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
 //!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost).
 
 pub mod arcs;
+pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;
