@@ -1,11 +1,12 @@
 //! Command line: what the user typed (clap) → library types → run → print → exit code.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
+use imgdist::metric::emd::EmdOutput;
 use imgdist::metric::{Angles, Ground, SlicedParams};
 use imgdist::report::{InputInfo, MetricResult, Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Source, load, load::DEFAULT_MAX_PIXELS};
@@ -76,6 +77,12 @@ struct Args {
     /// emd: ground cost between cell positions: euclidean, sqeuclidean (reports W2) or cityblock.
     #[arg(long, value_name = "COST", default_value = "euclidean")]
     ground: String,
+    /// emd: write the optimal duals as CSV (side,row,col,potential) to FILE.
+    #[arg(long, value_name = "FILE")]
+    dump_duals: Option<std::path::PathBuf>,
+    /// emd: write the optimal plan as CSV (a_row,a_col,b_row,b_col,mass) to FILE.
+    #[arg(long, value_name = "FILE")]
+    dump_plan: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +162,11 @@ impl Config {
                     angles: args.angles.parse::<Angles>()?,
                 },
                 ground: args.ground.parse::<Ground>()?,
+                emd_output: EmdOutput {
+                    dump_duals: args.dump_duals,
+                    dump_plan: args.dump_plan,
+                    progress: io::stderr().is_terminal(),
+                },
             },
             format: args.format,
         })

@@ -486,8 +486,8 @@ fn sliced_bad_parameters() {
 fn emd_grounds_and_json_details() {
     // A dot moved by (2, 3): euclidean √13, squared euclidean reports W2 = √13, cityblock 5.
     for (ground, want, algorithm) in [
-        ("euclidean", 13f64.sqrt(), "dense"),
-        ("sqeuclidean", 13f64.sqrt(), "dense"),
+        ("euclidean", 13f64.sqrt(), "column-generation"),
+        ("sqeuclidean", 13f64.sqrt(), "column-generation"),
         ("cityblock", 5.0, "grid-flow"),
     ] {
         let j = json_of(&[
@@ -508,6 +508,12 @@ fn emd_grounds_and_json_details() {
         assert!((cost - want_cost).abs() < 1e-12, "{ground} cost {cost}");
         assert!(e["details"]["iterations"].as_u64().is_some());
         assert!(e["details"]["solve_seconds"].as_f64().unwrap() >= 0.0);
+        if algorithm == "column-generation" {
+            let c = &e["details"]["certificate"];
+            assert!(c["max_violation"].as_f64().unwrap() < 1e-9, "{c}");
+            assert!(c["gap"].as_f64().unwrap() < 1e-9, "{c}");
+            assert!(c["rounds"].as_u64().unwrap() >= 1);
+        }
     }
 }
 

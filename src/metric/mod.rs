@@ -123,7 +123,9 @@ impl MetricKind {
             MetricKind::Hellinger => Box::new(divergence::Hellinger),
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
-            MetricKind::Emd => Box::new(emd::Emd::new(params.ground)),
+            MetricKind::Emd => {
+                Box::new(emd::Emd::new(params.ground).with_output(params.emd_output.clone()))
+            }
         })
     }
 
@@ -179,6 +181,8 @@ pub struct Params {
     pub sliced: SlicedParams,
     /// `emd`: ground cost. Default: [`Ground::Euclidean`].
     pub ground: Ground,
+    /// `emd`: files to write the plan and duals to, and whether to report progress.
+    pub emd_output: emd::EmdOutput,
 }
 
 impl Default for Params {
@@ -188,6 +192,7 @@ impl Default for Params {
             sigma: 2.0,
             sliced: SlicedParams::default(),
             ground: Ground::Euclidean,
+            emd_output: emd::EmdOutput::default(),
         }
     }
 }

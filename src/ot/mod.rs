@@ -6,10 +6,13 @@
 //! - [`lattice`]: the cells of a regular grid in the order of their projection on a direction,
 //!   in O(N) without comparing cells;
 //! - [`network_simplex`]: exact uncapacitated min-cost flow over an implicit arc set;
+//! - [`colgen`]: exact dense transport by column generation over a growing sparse arc set,
+//!   with a dual certificate;
 //! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
 //!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost).
 
 pub mod arcs;
+pub mod colgen;
 pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;

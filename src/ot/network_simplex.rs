@@ -127,10 +127,13 @@ pub fn solve<A: ArcSet>(arcs: &A, supply: &[f64], opts: &Options) -> Result<Solu
     solve_from(arcs, supply, None, opts)
 }
 
-/// A spanning tree of the nodes to start from, when the arc set has arcs both ways between
-/// neighbours (as the grid graph has): any such tree gives a primal-feasible basis with no
+/// A spanning tree of the nodes to start from. When the arc set has arcs both ways between
+/// neighbours (as the grid graph has), any spanning tree gives a primal-feasible basis with no
 /// artificial flow, since each tree edge can carry its subtree's net supply in whichever
-/// direction it needs.
+/// direction it needs. With one-way arcs (`usize::MAX` for the missing direction) the tree must
+/// suit the supplies, as the north-west-corner plan of a transportation problem does: a subtree
+/// whose net supply needs the missing direction is accepted only for rounding-sized amounts,
+/// which the tree then leaves unrouted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartTree {
     /// Parent of each node, `usize::MAX` for the one node attached to the artificial root.
@@ -159,6 +162,70 @@ pub fn solve_from<A: ArcSet>(
     if let Some(start) = start {
         tree.start_from(start, supply);
     }
+    let iterations = run(&mut tree, opts, bound)?;
+    tree.solution(iterations, supply)
+}
+
+/// The spanning-tree basis a solve ended with, to restart from after the arc set has grown.
+///
+/// Column generation solves a sparse problem, adds arcs, and solves again: when the arc set
+/// only ever gains arcs at the end (indices of existing arcs unchanged), the old optimal basis
+/// is still a feasible basis of the larger problem, and the new solve starts from it.
+#[derive(Debug, Clone)]
+pub struct Basis {
+    art_base: usize,
+    parent: Vec<usize>,
+    pred: Vec<usize>,
+    pred_dir: Vec<i8>,
+    pred_flow: Vec<f64>,
+    thread: Vec<usize>,
+    rev_thread: Vec<usize>,
+    succ_num: Vec<usize>,
+    last_succ: Vec<usize>,
+    pi: Vec<f64>,
+}
+
+/// Where [`solve_warm`] starts.
+#[derive(Debug, Clone)]
+pub enum Start<'s> {
+    /// Every node on an artificial arc to the root.
+    Artificial,
+    /// A spanning tree of real arcs (see [`StartTree`]).
+    Tree(&'s StartTree),
+    /// The basis an earlier solve over a prefix of the arcs ended with (same nodes, supplies
+    /// and [`ArcSet::path_cost_bound`]).
+    Basis(Basis),
+}
+
+/// As [`solve`], from `start`; returns the optimal basis too, to restart from after adding arcs.
+///
+/// # Errors
+/// As [`solve`].
+///
+/// # Panics
+/// If `warm` does not fit the nodes of `arcs`.
+pub fn solve_warm<A: ArcSet>(
+    arcs: &A,
+    supply: &[f64],
+    start: Start<'_>,
+    opts: &Options,
+) -> Result<(Solution, Basis)> {
+    let n = arcs.node_count();
+    assert_eq!(supply.len(), n, "one supply per node");
+    let bound = arcs.path_cost_bound().max(0.0);
+    let mut tree = Tree::new(arcs, supply, 2.0 * bound + 1.0, opts.block_size);
+    match start {
+        Start::Artificial => {}
+        Start::Tree(t) => tree.start_from(t, supply),
+        Start::Basis(b) => tree.restore(b),
+    }
+    let iterations = run(&mut tree, opts, bound)?;
+    let solution = tree.solution(iterations, supply)?;
+    Ok((solution, tree.into_basis()))
+}
+
+/// Pivots until no arc prices out; the number of pivots.
+fn run<A: ArcSet>(tree: &mut Tree<'_, A>, opts: &Options, bound: f64) -> Result<u64> {
     let eps = opts.tolerance * bound.max(1.0);
     let mut iterations = 0u64;
     while let Some(in_arc) = tree.find_entering_arc(eps) {
@@ -173,7 +240,7 @@ pub fn solve_from<A: ArcSet>(
         iterations += 1;
         tree.pivot(in_arc);
     }
-    tree.into_solution(iterations, supply)
+    Ok(iterations)
 }
 
 impl<'a, A: ArcSet> Tree<'a, A> {
@@ -232,6 +299,43 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         t
     }
 
+    /// Replaces the all-artificial basis by an earlier solve's basis over a prefix of the arcs;
+    /// its artificial arcs are renumbered past the (possibly longer) arc list.
+    fn restore(&mut self, basis: Basis) {
+        assert_eq!(basis.parent.len(), self.n + 1, "the basis fits the nodes");
+        let (old, new) = (basis.art_base, self.art_base);
+        assert!(old <= new, "arcs are only ever added");
+        self.parent = basis.parent;
+        self.pred = basis.pred;
+        for e in &mut self.pred {
+            if *e != NONE && *e >= old {
+                *e = *e - old + new;
+            }
+        }
+        self.pred_dir = basis.pred_dir;
+        self.pred_flow = basis.pred_flow;
+        self.thread = basis.thread;
+        self.rev_thread = basis.rev_thread;
+        self.succ_num = basis.succ_num;
+        self.last_succ = basis.last_succ;
+        self.pi = basis.pi;
+    }
+
+    fn into_basis(self) -> Basis {
+        Basis {
+            art_base: self.art_base,
+            parent: self.parent,
+            pred: self.pred,
+            pred_dir: self.pred_dir,
+            pred_flow: self.pred_flow,
+            thread: self.thread,
+            rev_thread: self.rev_thread,
+            succ_num: self.succ_num,
+            last_succ: self.last_succ,
+            pi: self.pi,
+        }
+    }
+
     /// Replaces the all-artificial basis by `start` (see [`StartTree`]).
     fn start_from(&mut self, start: &StartTree, supply: &[f64]) {
         let n = self.n;
@@ -263,6 +367,11 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         }
         assert_eq!(order.len(), n + 1, "the start tree spans every node");
         // Subtree sizes and supplies, children before parents.
+        let scale = supply
+            .iter()
+            .map(|s| s.abs())
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
         let mut sub = supply.to_vec();
         sub.push(0.0);
         self.succ_num.iter_mut().for_each(|s| *s = 1);
@@ -293,7 +402,22 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             }
             let p = start.parent[u];
             self.parent[u] = p;
-            if sub[u] >= 0.0 {
+            let up = if start.up_arc[u] == NONE {
+                false
+            } else if start.down_arc[u] == NONE {
+                true
+            } else {
+                sub[u] >= 0.0
+            };
+            if up != (sub[u] >= 0.0) {
+                assert!(
+                    sub[u].abs() <= 1e-9 * scale,
+                    "the start tree cannot carry node {u}'s net supply {}",
+                    sub[u]
+                );
+                sub[u] = 0.0;
+            }
+            if up {
                 self.pred[u] = start.up_arc[u];
                 self.pred_dir[u] = UP;
                 self.pred_flow[u] = sub[u];
@@ -563,7 +687,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         }
     }
 
-    fn into_solution(self, iterations: u64, supply: &[f64]) -> Result<Solution> {
+    fn solution(&self, iterations: u64, supply: &[f64]) -> Result<Solution> {
         let scale: f64 = supply
             .iter()
             .map(|s| s.abs())
@@ -589,8 +713,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             });
         }
         flows.sort_unstable_by_key(|&(e, _)| e);
-        let mut potentials = self.pi;
-        potentials.truncate(self.n);
+        let potentials = self.pi[..self.n].to_vec();
         Ok(Solution {
             cost,
             flows,
