@@ -197,7 +197,7 @@ pub fn solve(
             ..opts.clone()
         };
         let from = match basis.take() {
-            Some(b) => Start::Basis(b),
+            Some(b) => Start::Basis(Box::new(b)),
             None => Start::Tree(&start),
         };
         let (sol, next) = network_simplex::solve_warm(&arcs, &supply, from, &opts)?;
@@ -335,7 +335,9 @@ fn price(
     // Per source: its most negative pair. Per target: the most negative pair over each chunk of
     // sources, merged after.
     let chunk = 64;
-    let per_chunk: Vec<(Vec<(f64, usize)>, Vec<(f64, u32)>)> = sources
+    // Per chunk: each source's best `(r, target)`, and each target's best `(r, source)`.
+    type Best = (Vec<(f64, usize)>, Vec<(f64, u32)>);
+    let per_chunk: Vec<Best> = sources
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, xs)| {

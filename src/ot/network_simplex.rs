@@ -194,7 +194,7 @@ pub enum Start<'s> {
     Tree(&'s StartTree),
     /// The basis an earlier solve over a prefix of the arcs ended with (same nodes, supplies
     /// and [`ArcSet::path_cost_bound`]).
-    Basis(Basis),
+    Basis(Box<Basis>),
 }
 
 /// As [`solve`], from `start`; returns the optimal basis too, to restart from after adding arcs.
@@ -217,7 +217,7 @@ pub fn solve_warm<A: ArcSet>(
     match start {
         Start::Artificial => {}
         Start::Tree(t) => tree.start_from(t, supply),
-        Start::Basis(b) => tree.restore(b),
+        Start::Basis(b) => tree.restore(*b),
     }
     let iterations = run(&mut tree, opts, bound)?;
     let solution = tree.solution(iterations, supply)?;
