@@ -184,8 +184,8 @@ pub fn emd_sparse(
     ))
 }
 
-/// Grids at most this many cells are solved without a coarser guess.
-const COARSEST_CELLS: usize = 32 * 32;
+/// Grids of at most this many cells are solved without a coarser guess.
+const COARSEST_CELLS: usize = 64;
 
 /// A mass's cells with mass: positions, weights, and each grid cell's index among them
 /// (`usize::MAX` for empty cells).

@@ -196,11 +196,24 @@ pub fn solve(
             block_size: 4 * (arcs.arc_count() as f64).sqrt() as usize,
             ..opts.clone()
         };
-        let from = match basis.take() {
-            Some(b) => Start::Basis(Box::new(b)),
-            None => Start::Tree(&start),
+        // Later rounds restart from the last basis. The first starts all-artificial when a good
+        // guess of the arcs is at hand (fewer pivots than walking from the north-west corner);
+        // should the sparse problem then leave flow on an artificial arc (its big-M only bounds
+        // direct arcs), it starts again from the north-west-corner tree, which is feasible.
+        let (sol, next) = match basis.take() {
+            Some(b) => {
+                network_simplex::solve_warm(&arcs, &supply, Start::Basis(Box::new(b)), &opts)?
+            }
+            None if !initial.is_empty() => {
+                match network_simplex::solve_warm(&arcs, &supply, Start::Artificial, &opts) {
+                    Ok(x) => x,
+                    Err(_) => {
+                        network_simplex::solve_warm(&arcs, &supply, Start::Tree(&start), &opts)?
+                    }
+                }
+            }
+            None => network_simplex::solve_warm(&arcs, &supply, Start::Tree(&start), &opts)?,
         };
-        let (sol, next) = network_simplex::solve_warm(&arcs, &supply, from, &opts)?;
         basis = Some(next);
         pivots += sol.iterations;
         let (u, v) = duals(&sol.potentials, n);
@@ -320,6 +333,22 @@ struct Priced {
     min_reduced_cost: f64,
 }
 
+/// `row[j] = cost(x − y_j) − u − v_j` for one source `x` against every target; one loop per
+/// ground cost, so that each vectorises.
+#[inline]
+fn fill_row(
+    row: &mut [f64],
+    x: (f64, f64),
+    u: f64,
+    (tx, ty): (&[f64], &[f64]),
+    v: &[f64],
+    cost: impl Fn(f64, f64) -> f64,
+) {
+    for (((r, &a), &b), &vj) in row.iter_mut().zip(tx).zip(ty).zip(v) {
+        *r = cost(x.0 - a, x.1 - b) - u - vj;
+    }
+}
+
 /// Prices all `n·m` pairs: `r_ij = c_ij − u_i − v_j`.
 fn price(
     sources: &[(f64, f64)],
@@ -332,55 +361,86 @@ fn price(
     let tx: Vec<f64> = targets.iter().map(|t| t.0).collect();
     let ty: Vec<f64> = targets.iter().map(|t| t.1).collect();
     let m = targets.len();
+    let lesser = |x: f64, y: f64| if x < y { x } else { y };
     // Per source: its most negative pair. Per target: the most negative pair over each chunk of
-    // sources, merged after.
-    let chunk = 64;
-    // Per chunk: each source's best `(r, target)`, and each target's best `(r, source)`.
-    type Best = (Vec<(f64, usize)>, Vec<(f64, u32)>);
+    // sources (as values and source ids side by side, so the update is a vector blend), merged
+    // after. Every loop over a row is free of data-dependent branches.
+    let chunk = 256;
+    struct Best {
+        by_source: Vec<(f64, usize)>,
+        target_value: Vec<f64>,
+        target_source: Vec<u64>,
+    }
     let per_chunk: Vec<Best> = sources
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, xs)| {
-            let mut by_target = vec![(0.0f64, u32::MAX); m];
-            let mut by_source = Vec::with_capacity(xs.len());
+            let mut best = Best {
+                by_source: Vec::with_capacity(xs.len()),
+                target_value: vec![0.0f64; m],
+                target_source: vec![u64::MAX; m],
+            };
             let mut row = vec![0.0f64; m];
             for (k, &(x0, x1)) in xs.iter().enumerate() {
                 let i = c * chunk + k;
                 let ui = u[i];
-                for (((r, &a), &b), &vj) in row.iter_mut().zip(&tx).zip(&ty).zip(v) {
-                    *r = ground.cost(x0 - a, x1 - b) - ui - vj;
-                }
-                let mut best = (0.0f64, usize::MAX);
-                for (j, &r) in row.iter().enumerate() {
-                    if r < best.0 {
-                        best = (r, j);
+                match ground {
+                    Ground::Euclidean => {
+                        fill_row(&mut row, (x0, x1), ui, (&tx, &ty), v, |dx, dy| {
+                            (dx * dx + dy * dy).sqrt()
+                        })
                     }
-                    if r < by_target[j].0 {
-                        by_target[j] = (r, i as u32);
+                    Ground::SqEuclidean => {
+                        fill_row(&mut row, (x0, x1), ui, (&tx, &ty), v, |dx, dy| {
+                            dx * dx + dy * dy
+                        })
+                    }
+                    Ground::Cityblock => {
+                        fill_row(&mut row, (x0, x1), ui, (&tx, &ty), v, |dx, dy| {
+                            dx.abs() + dy.abs()
+                        })
                     }
                 }
-                by_source.push(best);
+                let low = row.iter().fold(0.0f64, |acc, &r| lesser(acc, r));
+                let at = if low < 0.0 {
+                    row.iter().position(|&r| r == low).unwrap_or(usize::MAX)
+                } else {
+                    usize::MAX
+                };
+                best.by_source.push((low, at));
+                for ((tv, ts), &r) in best
+                    .target_value
+                    .iter_mut()
+                    .zip(best.target_source.iter_mut())
+                    .zip(&row)
+                {
+                    let better = r < *tv;
+                    *tv = if better { r } else { *tv };
+                    *ts = if better { i as u64 } else { *ts };
+                }
             }
-            (by_source, by_target)
+            best
         })
         .collect();
     let mut violated = Vec::new();
     let mut min_rc = 0.0f64;
-    let mut by_target = vec![(0.0f64, u32::MAX); m];
-    for (c, (by_source, targets_best)) in per_chunk.iter().enumerate() {
-        for (k, &(r, j)) in by_source.iter().enumerate() {
+    let mut target_value = vec![0.0f64; m];
+    let mut target_source = vec![u64::MAX; m];
+    for (c, best) in per_chunk.iter().enumerate() {
+        for (k, &(r, j)) in best.by_source.iter().enumerate() {
             min_rc = min_rc.min(r);
             if r < -eps {
                 violated.push((c * chunk + k, j));
             }
         }
-        for (best, &cand) in by_target.iter_mut().zip(targets_best) {
-            if cand.0 < best.0 {
-                *best = cand;
+        for j in 0..m {
+            if best.target_value[j] < target_value[j] {
+                target_value[j] = best.target_value[j];
+                target_source[j] = best.target_source[j];
             }
         }
     }
-    for (j, &(r, i)) in by_target.iter().enumerate() {
+    for (j, (&r, &i)) in target_value.iter().zip(&target_source).enumerate() {
         if r < -eps {
             violated.push((i as usize, j));
         }
