@@ -14,7 +14,7 @@ use std::time::Instant;
 use imgdist::batch::{Plan, expand_inputs};
 use imgdist::{LoadOptions, MetricKind, Params, Source, load};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [dir, metric, rest @ ..] = args.as_slice() else {
         return Err("usage: metric_cost DIR METRIC [PAIRS]".into());
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kind: MetricKind = metric.parse()?;
     let plan = Plan::all_pairs(&expand_inputs(std::slice::from_ref(dir))?)?;
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    one_thread.install(|| -> Result<(), Box<dyn std::error::Error>> {
+    one_thread.install(|| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let started = Instant::now();
         let masses = plan
             .inputs

@@ -31,6 +31,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -716,16 +717,21 @@ pub fn run<T: Send>(
     let stop = AtomicBool::new(false);
     let mut summary = Summary::default();
     let mut first_error: Option<(usize, String)> = None;
-    let (tx, rx) = mpsc::channel::<(usize, bool, bool, Option<String>, T)>();
+    let (tx, rx) = mpsc::channel::<Vec<Done<T>>>();
 
-    let work = |tx: mpsc::Sender<_>| {
+    let work = |tx: mpsc::Sender<Vec<Done<T>>>| {
+        // Results travel in small batches: one wake-up of the receiving thread per batch, not per
+        // pair, while a slow pair is still passed on at once.
+        let mut batch: Vec<Done<T>> = Vec::new();
+        let mut since = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= n {
                 break;
             }
             let record = compute(plan, i, settings, &cache);
-            if !record.is_ok() && opts.fail_fast {
+            let failed_fast = !record.is_ok() && opts.fail_fast;
+            if failed_fast {
                 stop.store(true, Ordering::Relaxed);
             }
             let error = record
@@ -733,13 +739,24 @@ pub fn run<T: Send>(
                 .as_ref()
                 .err()
                 .map(|e| format!("{}: {e}", record.id));
-            let item = prepare(&record);
-            if tx
-                .send((i, record.is_ok(), record.passed(), error, item))
-                .is_err()
-            {
-                break;
+            if batch.is_empty() {
+                since = Instant::now();
             }
+            batch.push(Done {
+                index: i,
+                ok: record.is_ok(),
+                passed: record.passed(),
+                error,
+                item: prepare(&record),
+            });
+            if (failed_fast || batch.len() >= BATCH_LEN || since.elapsed() >= BATCH_TIME)
+                && tx.send(std::mem::take(&mut batch)).is_err()
+            {
+                return;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
         }
     };
 
@@ -762,38 +779,40 @@ pub fn run<T: Send>(
             }
         };
         loop {
-            let msg = match rx.try_recv() {
-                Ok(msg) => msg,
+            let msgs = match rx.try_recv() {
+                Ok(msgs) => msgs,
                 Err(mpsc::TryRecvError::Empty) => {
                     if open && !sink.idle() {
                         open = false;
                         stop.store(true, Ordering::Relaxed);
                     }
                     match rx.recv() {
-                        Ok(msg) => msg,
+                        Ok(msgs) => msgs,
                         Err(_) => break,
                     }
                 }
                 Err(mpsc::TryRecvError::Disconnected) => break,
             };
-            let (i, ok, passed, error, item) = msg;
-            summary.done += 1;
-            if !ok {
-                summary.errors += 1;
-                if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
-                    first_error = error.map(|e| (i, e));
+            for done in msgs {
+                let i = done.index;
+                summary.done += 1;
+                if !done.ok {
+                    summary.errors += 1;
+                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first_error = done.error.map(|e| (i, e));
+                    }
+                } else if !done.passed {
+                    summary.over_max += 1;
                 }
-            } else if !passed {
-                summary.over_max += 1;
-            }
-            if opts.ordered {
-                pending.insert(i, item);
-                while let Some(item) = pending.remove(&want) {
-                    deliver(sink, want, item, &mut open);
-                    want += 1;
+                if opts.ordered {
+                    pending.insert(i, done.item);
+                    while let Some(item) = pending.remove(&want) {
+                        deliver(sink, want, item, &mut open);
+                        want += 1;
+                    }
+                } else {
+                    deliver(sink, i, done.item, &mut open);
                 }
-            } else {
-                deliver(sink, i, item, &mut open);
             }
         }
         // After an early stop some pairs never ran: deliver the rest in order across the gaps.
@@ -808,6 +827,20 @@ pub fn run<T: Send>(
     summary.decodes = cache.decodes();
     summary.stopped = summary.done < n;
     Ok(summary)
+}
+
+/// Most results a worker holds back before passing them on.
+const BATCH_LEN: usize = 256;
+/// Longest a worker holds back a finished result.
+const BATCH_TIME: Duration = Duration::from_millis(20);
+
+/// A finished pair on its way from a worker to the calling thread.
+struct Done<T> {
+    index: usize,
+    ok: bool,
+    passed: bool,
+    error: Option<String>,
+    item: T,
 }
 
 /// Computes pair `i` of the plan (its own `sliced` seed) into a record.
@@ -963,6 +996,47 @@ mod tests {
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
         assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+    }
+
+    #[test]
+    fn cache_decodes_once_within_its_budget_and_evicts_beyond() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<String> = (0..3)
+            .map(|k| {
+                let path = dir.path().join(format!("m{k}.csv"));
+                std::fs::write(&path, format!("1,{k}\n0,1\n")).unwrap();
+                path.display().to_string()
+            })
+            .chain(["missing.csv".to_string()])
+            .collect();
+        let opts = LoadOptions::default();
+        let cache = MassCache::new(inputs.clone(), opts.clone(), 1 << 20);
+        for _ in 0..3 {
+            for i in 0..3 {
+                assert_eq!(
+                    cache.get(i).unwrap().as_slice()[1],
+                    i as f64 / (i + 2) as f64
+                );
+            }
+            assert!(
+                cache
+                    .get(3)
+                    .unwrap_err()
+                    .contains("missing.csv: cannot read")
+            );
+        }
+        assert_eq!(
+            cache.decodes(),
+            4,
+            "each input decoded once, failures included"
+        );
+        // Room for one mass: alternating between two inputs decodes every time.
+        let one = mass_bytes(&cache.get(0).unwrap());
+        let small = MassCache::new(inputs, opts, one);
+        for i in [0, 1, 0, 1, 1] {
+            small.get(i).unwrap();
+        }
+        assert_eq!(small.decodes(), 4);
     }
 
     #[test]
