@@ -53,7 +53,7 @@ const LANES: usize = 4;
 ///
 /// The quantile merge on cumulative levels: between consecutive levels of the union of both
 /// running sums, each quantile function sits at one point. The level range is cut into
-/// [`LANES`] slices holding about equal numbers of steps, merged side by side with no
+/// `LANES` (4) slices holding about equal numbers of steps, merged side by side with no
 /// data-dependent branch: each step's only dependency is its own lane's previous step, so the
 /// lanes overlap in the pipeline instead of stalling on mispredicted branches.
 ///
