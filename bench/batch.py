@@ -10,11 +10,15 @@ each, seeded) into a temporary folder, then for `--metric tv` and `--metric slic
 whole process `imgdist batch --all-pairs DIR --metric M --jobs J --quiet > /dev/null` for
 J = 1 and 2 (medians of the runs) and prints the ratio. The per-pair overhead is the batch
 wall time per pair on one thread minus the metric's own cost per pair, which
-`examples/metric_cost.rs` measures in process on one thread (median of five timings).
+`examples/metric_cost.rs` measures in process on one thread (median of five timings). It also
+prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second thread adds no work)
+and the load average, since a speed-up needs a second core that nothing else is using.
 """
 
 import argparse
+import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -41,13 +45,20 @@ def make_images(folder, count, size=28, seed=0):
         Image.fromarray(img, mode="L").save(folder / f"img_{k:03d}.png")
 
 
-def wall(args):
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(args):
+    """Wall and CPU seconds of one run of the command."""
+    cpu = cpu_seconds()
     started = time.perf_counter()
     done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, args))}: exit {done.returncode}: {done.stderr.decode()}")
-    return elapsed
+    return elapsed, cpu_seconds() - cpu
 
 
 def main():
@@ -60,28 +71,33 @@ def main():
         if not exe.exists():
             raise SystemExit(f"{exe} is missing: run `cargo build --release --examples` first")
     pairs = opts.images * (opts.images - 1) // 2
+    load = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         make_images(folder, opts.images)
         for metric, runs in (("tv", opts.runs), ("sliced", opts.sliced_runs)):
-            med = {}
+            med, cpu = {}, {}
             for jobs in (1, 2):
                 cmd = [BIN, "batch", "--all-pairs", folder, "--metric", metric,
                        "--jobs", str(jobs), "--quiet"]
-                med[jobs] = statistics.median(wall(cmd) for _ in range(runs))
+                times = [timed(cmd) for _ in range(runs)]
+                med[jobs] = statistics.median(t[0] for t in times)
+                cpu[jobs] = statistics.median(t[1] for t in times)
             out = subprocess.run([COST, folder, metric, "2000"], capture_output=True, check=True)
             metric_s, decode_s = map(float, out.stdout.split())
             per_pair = med[1] / pairs
-            rows.append((metric, med[1], med[2], med[1] / med[2], per_pair, metric_s,
-                         per_pair - metric_s, decode_s))
+            rows.append((metric, med[1], med[2], med[1] / med[2], cpu[2] / cpu[1], per_pair,
+                         metric_s, per_pair - metric_s, decode_s))
     print(f"{opts.images} images of 28×28, {pairs} pairs (all pairs), medians of "
           f"{opts.runs} (tv) / {opts.sliced_runs} (sliced) whole-process runs")
-    print("| metric | --jobs 1 | --jobs 2 | speed-up | batch per pair (1 thread) "
+    print(f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
+          f"({os.cpu_count()} CPUs)")
+    print("| metric | --jobs 1 | --jobs 2 | speed-up | CPU time 2 vs 1 | batch per pair (1 thread) "
           "| metric alone per pair | overhead per pair | decode per input |")
-    print("|---|---|---|---|---|---|---|---|")
-    for m, t1, t2, ratio, pp, ms, over, dec in rows:
-        print(f"| {m} | {t1:.2f} s | {t2:.2f} s | {ratio:.2f}× | {pp * 1e6:.1f} µs "
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec in rows:
+        print(f"| {m} | {t1:.2f} s | {t2:.2f} s | {ratio:.2f}× | {cpu_ratio:.2f} | {pp * 1e6:.1f} µs "
               f"| {ms * 1e6:.1f} µs | {over * 1e6:.1f} µs | {dec * 1e6:.0f} µs |")
 
 
