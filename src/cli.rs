@@ -8,8 +8,10 @@ use clap::{Parser, ValueEnum};
 
 use imgdist::metric::emd::EmdOutput;
 use imgdist::metric::{Angles, Ground, SlicedParams};
-use imgdist::report::{InputInfo, MetricResult, Report, format_value};
-use imgdist::{LoadOptions, MetricKind, Params, Source, load, load::DEFAULT_MAX_PIXELS};
+use imgdist::report::{Report, format_value};
+use imgdist::{LoadOptions, MetricKind, Params, Settings, Source, load, load::DEFAULT_MAX_PIXELS};
+
+mod batch;
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -21,9 +23,11 @@ Exit status:
 Results go to standard output only; messages go to standard error.
 Inputs: any image the `image` crate decodes (PNG, JPEG, TIFF, BMP, GIF, WebP, …),
 8/16-bit, gray or colour (Rec. 709 luma, alpha premultiplied), or a numeric matrix
-as CSV/TSV text. `-` reads one input from standard input.";
+as CSV/TSV text. `-` reads one input from standard input.
 
-/// What the user typed.
+Many pairs in one run: imgdist batch --help";
+
+/// What the user typed (single pair).
 #[derive(Debug, Parser)]
 #[command(
     name = "imgdist",
@@ -37,13 +41,20 @@ struct Args {
     a: String,
     /// Second input (B).
     b: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    metric: MetricArgs,
+}
+
+/// The metric and loading options, shared by the single-pair command and `imgdist batch`.
+#[derive(Debug, clap::Args)]
+struct MetricArgs {
     /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, sliced, emd.
     /// Default: sliced (or the metrics named by --max).
     #[arg(short, long, value_name = "M[,M...]")]
     metric: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
     /// Fail (exit 1) if metric NAME is above VALUE or not finite. Repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     max: Vec<String>,
@@ -95,10 +106,7 @@ enum Format {
 struct Config {
     a: Source,
     b: Source,
-    metrics: Vec<MetricKind>,
-    maxima: Vec<(MetricKind, f64)>,
-    load: LoadOptions,
-    params: Params,
+    settings: Settings,
     format: Format,
 }
 
@@ -119,14 +127,15 @@ fn parse_max(spec: &str) -> Result<(MetricKind, f64)> {
     Ok((kind, value))
 }
 
-impl Config {
-    fn from_args(args: Args) -> Result<Config> {
-        let maxima = args
+impl MetricArgs {
+    /// The one conversion into library types.
+    fn settings(&self) -> Result<Settings> {
+        let maxima = self
             .max
             .iter()
             .map(|s| parse_max(s))
             .collect::<Result<Vec<_>>>()?;
-        let metrics = match &args.metric {
+        let metrics = match &self.metric {
             Some(list) => MetricKind::parse_list(list)?,
             None if !maxima.is_empty() => {
                 let mut v: Vec<MetricKind> = Vec::new();
@@ -142,32 +151,40 @@ impl Config {
         if let Some((k, _)) = maxima.iter().find(|(k, _)| !metrics.contains(k)) {
             bail!("--max names metric '{k}', which --metric does not compute");
         }
-        Ok(Config {
-            a: Source::parse(&args.a),
-            b: Source::parse(&args.b),
+        Ok(Settings {
             metrics,
             maxima,
             load: LoadOptions {
-                invert: args.invert,
-                downscale: args.downscale,
-                max_pixels: args.max_pixels,
+                invert: self.invert,
+                downscale: self.downscale,
+                max_pixels: self.max_pixels,
             },
             params: Params {
-                eps: args.eps,
-                sigma: args.sigma,
+                eps: self.eps,
+                sigma: self.sigma,
                 sliced: SlicedParams {
-                    projections: args.proj,
-                    seed: args.seed,
-                    p: args.p,
-                    angles: args.angles.parse::<Angles>()?,
+                    projections: self.proj,
+                    seed: self.seed,
+                    p: self.p,
+                    angles: self.angles.parse::<Angles>()?,
                 },
-                ground: args.ground.parse::<Ground>()?,
+                ground: self.ground.parse::<Ground>()?,
                 emd_output: EmdOutput {
-                    dump_duals: args.dump_duals,
-                    dump_plan: args.dump_plan,
+                    dump_duals: self.dump_duals.clone(),
+                    dump_plan: self.dump_plan.clone(),
                     progress: io::stderr().is_terminal(),
                 },
             },
+        })
+    }
+}
+
+impl Config {
+    fn from_args(args: Args) -> Result<Config> {
+        Ok(Config {
+            a: Source::parse(&args.a),
+            b: Source::parse(&args.b),
+            settings: args.metric.settings()?,
             format: args.format,
         })
     }
@@ -179,38 +196,13 @@ fn compute(cfg: &Config) -> Result<Report> {
         bail!("only one input can be read from standard input ('-')");
     }
     // Validate every parameter before the (possibly slow) loading.
-    let built = cfg
-        .metrics
-        .iter()
-        .map(|k| k.build(&cfg.params))
-        .collect::<imgdist::Result<Vec<_>>>()?;
-    let a = load(&cfg.a, &cfg.load)?;
-    let b = load(&cfg.b, &cfg.load)?;
-    let mut metrics = Vec::with_capacity(built.len());
-    for metric in &built {
-        let kind = metric.kind();
-        let measurement = metric.compute(&a, &b)?;
-        let max = cfg
-            .maxima
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, v)| *v);
-        metrics.push(MetricResult {
-            kind,
-            measurement,
-            max,
-        });
+    let settings = &cfg.settings;
+    for kind in &settings.metrics {
+        kind.build(&settings.params)?;
     }
-    Ok(Report {
-        inputs: [
-            InputInfo::new(&cfg.a.name(), &a),
-            InputInfo::new(&cfg.b.name(), &b),
-        ],
-        downscale: cfg.load.downscale,
-        invert: cfg.load.invert,
-        metrics,
-    })
+    let a = load(&cfg.a, &settings.load)?;
+    let b = load(&cfg.b, &settings.load)?;
+    Ok(settings.report(&settings.params, [&cfg.a.name(), &cfg.b.name()], &a, &b)?)
 }
 
 fn print(report: &Report, format: Format) -> io::Result<()> {
@@ -223,31 +215,41 @@ fn print(report: &Report, format: Format) -> io::Result<()> {
     out.flush()
 }
 
+/// Prints help or version (exit 0), or clap's reason on one line (exit 2).
+fn usage_exit(err: clap::Error, help: &str) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap's message spans several lines; keep the reason on one.
+    let text = err.render().to_string();
+    let reason: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let reason = reason.join(" ");
+    let reason = reason.strip_prefix("error: ").unwrap_or(&reason);
+    eprintln!("imgdist: {reason} (see {help})");
+    ExitCode::from(2)
+}
+
 /// Parses the arguments, runs, prints, and returns the exit code of the contract.
+///
+/// `imgdist batch …` (first argument exactly `batch`) runs batch mode; a file named `batch` is
+/// reached as `./batch`.
 pub fn run() -> ExitCode {
-    let args = match Args::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "batch") {
+        return batch::run(&argv[2..]);
+    }
+    let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
-        Err(err) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                err.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) {
-                let _ = err.print();
-                return ExitCode::SUCCESS;
-            }
-            // clap's message spans several lines; keep the reason on one.
-            let text = err.render().to_string();
-            let reason: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-                .collect();
-            let reason = reason.join(" ");
-            let reason = reason.strip_prefix("error: ").unwrap_or(&reason);
-            eprintln!("imgdist: {reason} (see imgdist --help)");
-            return ExitCode::from(2);
-        }
+        Err(err) => return usage_exit(err, "imgdist --help"),
     };
     let result = Config::from_args(args).and_then(|cfg| Ok((compute(&cfg)?, cfg.format)));
     let (report, format) = match result {

@@ -5,7 +5,9 @@
 //! - [`metric`] holds the distances: total variation, KL / JS / Hellinger, Gaussian-blurred L2,
 //!   sliced Wasserstein;
 //! - [`ot`] holds the transport solvers, which know nothing about images;
-//! - [`report`] gathers the results and writes them as text or JSON.
+//! - [`report`] gathers the results and writes them as text or JSON;
+//! - [`batch`] runs many pairs in parallel (manifests, all pairs, one against many), decoding
+//!   each input once, with shards and resumption.
 //!
 //! ```
 //! use imgdist::{Mass, metric::{MetricKind, Params}};
@@ -21,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod error;
 pub mod load;
 pub mod mass;
@@ -32,6 +35,8 @@ pub use error::{Error, Result};
 pub use load::{LoadOptions, Source, load};
 pub use mass::Mass;
 pub use metric::{Measurement, Metric, MetricKind, Params};
+
+use report::{InputInfo, MetricResult, Report};
 
 /// Computes each metric for the pair `(a, b)`, in the order given.
 ///
@@ -48,4 +53,77 @@ pub fn compare(
         .map(|k| k.build(params))
         .collect::<Result<Vec<_>>>()?;
     built.iter().map(|m| m.compute(a, b)).collect()
+}
+
+/// What to compute for a pair: the metrics, their `--max` thresholds, how inputs are loaded, and
+/// the metric parameters. The single-pair command and batch mode share it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Metrics in the order the report lists them. Default: [`MetricKind::DEFAULT`].
+    pub metrics: Vec<MetricKind>,
+    /// `(metric, threshold)` pairs; the last one given for a metric applies. Default: none.
+    pub maxima: Vec<(MetricKind, f64)>,
+    /// How inputs become masses. Default: [`LoadOptions::default`].
+    pub load: LoadOptions,
+    /// Parameters of the metrics. Default: [`Params::default`].
+    pub params: Params,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            metrics: MetricKind::DEFAULT.to_vec(),
+            maxima: Vec::new(),
+            load: LoadOptions::default(),
+            params: Params::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every parameter the chosen metrics use, before any input is read.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad parameter.
+    pub fn validate(&self) -> Result<()> {
+        if self.load.downscale == 0 {
+            return Err(Error::InvalidParameter {
+                name: "--downscale",
+                reason: "must be at least 1".into(),
+            });
+        }
+        for k in &self.metrics {
+            k.build(&self.params)?;
+        }
+        Ok(())
+    }
+
+    /// Compares two loaded inputs with the metric parameters `params` (usually `self.params`;
+    /// batch mode passes a per-pair seed) and gathers the report. `names` label the inputs.
+    ///
+    /// # Errors
+    /// The first metric that fails (invalid parameter, size mismatch, solver failure).
+    pub fn report(&self, params: &Params, names: [&str; 2], a: &Mass, b: &Mass) -> Result<Report> {
+        let mut metrics = Vec::with_capacity(self.metrics.len());
+        for kind in &self.metrics {
+            let measurement = kind.build(params)?.compute(a, b)?;
+            let max = self
+                .maxima
+                .iter()
+                .rev()
+                .find(|(k, _)| k == kind)
+                .map(|(_, v)| *v);
+            metrics.push(MetricResult {
+                kind: *kind,
+                measurement,
+                max,
+            });
+        }
+        Ok(Report {
+            inputs: [InputInfo::new(names[0], a), InputInfo::new(names[1], b)],
+            downscale: self.load.downscale,
+            invert: self.load.invert,
+            metrics,
+        })
+    }
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Batch mode: thread scaling and per-pair overhead on 200 small images (19,900 pairs).
+
+Usage (from the repository root, after `cargo build --release --examples`):
+
+    python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3]
+
+Needs numpy and Pillow. Writes 200 deterministic 28×28 grayscale PNGs (a few Gaussian blobs
+each, seeded) into a temporary folder, then for `--metric tv` and `--metric sliced` times the
+whole process `imgdist batch --all-pairs DIR --metric M --jobs J --quiet > /dev/null` for
+J = 1 and 2 (medians of the runs) and prints the ratio. The per-pair overhead is the batch
+wall time per pair on one thread minus the metric's own cost per pair, which
+`examples/metric_cost.rs` measures in process on one thread (median of five timings). It also
+prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second thread adds no work)
+and the load average, since a speed-up needs a second core that nothing else is using.
+"""
+
+import argparse
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BIN = REPO / "target" / "release" / "imgdist"
+COST = REPO / "target" / "release" / "examples" / "metric_cost"
+
+
+def make_images(folder, count, size=28, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    for k in range(count):
+        img = np.zeros((size, size))
+        for _ in range(rng.integers(1, 4)):
+            cy, cx = rng.uniform(4, size - 4, 2)
+            s = rng.uniform(1.5, 4.0)
+            img += rng.uniform(0.5, 1.0) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+        img = np.round(255 * img / img.max()).astype(np.uint8)
+        Image.fromarray(img, mode="L").save(folder / f"img_{k:03d}.png")
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(args):
+    """Wall and CPU seconds of one run of the command."""
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, args))}: exit {done.returncode}: {done.stderr.decode()}")
+    return elapsed, cpu_seconds() - cpu
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--sliced-runs", type=int, default=3)
+    opts = ap.parse_args()
+    for exe in (BIN, COST):
+        if not exe.exists():
+            raise SystemExit(f"{exe} is missing: run `cargo build --release --examples` first")
+    pairs = opts.images * (opts.images - 1) // 2
+    load = os.getloadavg()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        make_images(folder, opts.images)
+        for metric, runs in (("tv", opts.runs), ("sliced", opts.sliced_runs)):
+            med, cpu = {}, {}
+            for jobs in (1, 2):
+                cmd = [BIN, "batch", "--all-pairs", folder, "--metric", metric,
+                       "--jobs", str(jobs), "--quiet"]
+                times = [timed(cmd) for _ in range(runs)]
+                med[jobs] = statistics.median(t[0] for t in times)
+                cpu[jobs] = statistics.median(t[1] for t in times)
+            out = subprocess.run([COST, folder, metric, "2000"], capture_output=True, check=True)
+            metric_s, decode_s = map(float, out.stdout.split())
+            per_pair = med[1] / pairs
+            rows.append((metric, med[1], med[2], med[1] / med[2], cpu[2] / cpu[1], per_pair,
+                         metric_s, per_pair - metric_s, decode_s))
+    print(f"{opts.images} images of 28×28, {pairs} pairs (all pairs), medians of "
+          f"{opts.runs} (tv) / {opts.sliced_runs} (sliced) whole-process runs")
+    print(f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
+          f"({os.cpu_count()} CPUs)")
+    print("| metric | --jobs 1 | --jobs 2 | speed-up | CPU time 2 vs 1 | batch per pair (1 thread) "
+          "| metric alone per pair | overhead per pair | decode per input |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec in rows:
+        print(f"| {m} | {t1:.2f} s | {t2:.2f} s | {ratio:.2f}× | {cpu_ratio:.2f} | {pp * 1e6:.1f} µs "
+              f"| {ms * 1e6:.1f} µs | {over * 1e6:.1f} µs | {dec * 1e6:.0f} µs |")
+
+
+if __name__ == "__main__":
+    main()

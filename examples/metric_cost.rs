@@ -1,0 +1,52 @@
+//! The cost of one metric alone, in process on one thread: the baseline that batch mode's
+//! per-pair overhead is measured against (`bench/batch.py`).
+//!
+//! ```text
+//! cargo run --release --example metric_cost -- DIR METRIC [PAIRS]
+//! ```
+//!
+//! Loads every input in DIR (sorted by name), computes METRIC with default parameters over the
+//! first PAIRS (default 2000) all-pairs combinations (with batch mode's per-pair `sliced` seeds), and prints the median of five timings as
+//! seconds per pair, then the seconds per decoded input.
+
+use std::time::Instant;
+
+use imgdist::batch::{Plan, expand_inputs, pair_seed};
+use imgdist::{LoadOptions, MetricKind, Params, Source, load};
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, metric, rest @ ..] = args.as_slice() else {
+        return Err("usage: metric_cost DIR METRIC [PAIRS]".into());
+    };
+    let pairs: usize = rest.first().map_or(Ok(2000), |s| s.parse())?;
+    let kind: MetricKind = metric.parse()?;
+    let plan = Plan::all_pairs(&expand_inputs(std::slice::from_ref(dir))?)?;
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    one_thread.install(|| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let started = Instant::now();
+        let masses = plan
+            .inputs
+            .iter()
+            .map(|p| load(&Source::parse(p), &LoadOptions::default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let decode = started.elapsed().as_secs_f64() / masses.len() as f64;
+        let params = Params::default();
+        let chosen: Vec<_> = plan.pairs.iter().take(pairs).collect();
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            for p in &chosen {
+                // Built per pair with the pair's own sliced seed, as batch mode does.
+                let mut params = params.clone();
+                params.sliced.seed = pair_seed(0, &p.id);
+                let m = kind.build(&params)?;
+                std::hint::black_box(m.compute(&masses[p.a], &masses[p.b])?);
+            }
+            times.push(started.elapsed().as_secs_f64() / chosen.len() as f64);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("{:e} {:e}", times[2], decode);
+        Ok(())
+    })
+}

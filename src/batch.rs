@@ -1,0 +1,1073 @@
+//! Batch mode: many pairs in one run, in parallel, resumable and shardable.
+//!
+//! A [`Plan`] lists the distinct inputs and the pairs between them — from a manifest
+//! ([`Plan::from_manifest`]), every pair of a list ([`Plan::all_pairs`]) or one reference against
+//! many ([`Plan::one_vs_many`]). [`Plan::retain_shard`] keeps one shard of it and
+//! [`Plan::skip_ids`] drops pairs already done. [`run`] computes the pairs on a thread pool,
+//! decodes each input once through a bounded [`MassCache`], and hands every [`Record`] back in
+//! input order (or in completion order).
+//!
+//! # Pair ids, shards and seeds
+//! Every pair has an id: the manifest's `id` column when given, otherwise `A|B` with both paths
+//! as written (after directory expansion). Ids must be unique within a run.
+//!
+//! - **Shards.** Shard `K/N` (0 ≤ K < N) holds the pairs whose id hashes to K:
+//!   `fnv1a64(id) mod N == K`, with [`fnv1a64`] over the id's UTF-8 bytes. The N shards
+//!   partition the run, whatever machine or release computes them.
+//! - **Seeds.** `sliced` uses the per-pair seed [`pair_seed`]`(seed, id)` = FNV-1a 64 over the
+//!   8 little-endian bytes of the run's seed followed by the id's bytes; the record's
+//!   `params.seed` shows it, and the single-pair command given that seed reproduces the value.
+//!   So no value depends on the shard, the thread count or the order of the pairs.
+//!
+//! # Memory
+//! [`MassCache`] keeps decoded inputs up to a byte budget (a mass of `N` cells takes about
+//! `8N` bytes: 6 KB at 28², 0.7 MB at 299²). Within the budget every input is decoded once per
+//! run however many pairs use it; beyond it the least recently used masses are dropped and
+//! decoded again when a later pair needs them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::load::{LoadOptions, Source, load};
+use crate::mass::Mass;
+use crate::metric::MetricKind;
+use crate::report::{Report, format_value};
+use crate::{Params, Settings};
+
+/// FNV-1a 64-bit hash of `bytes`: stable across machines, platforms and releases.
+///
+/// ```
+/// assert_eq!(imgdist::batch::fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(imgdist::batch::fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    fnv1a64_extend(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+fn fnv1a64_extend(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The `sliced` seed of one pair: FNV-1a 64 over the 8 little-endian bytes of `seed` followed
+/// by the UTF-8 bytes of the pair id.
+pub fn pair_seed(seed: u64, id: &str) -> u64 {
+    fnv1a64_extend(fnv1a64(&seed.to_le_bytes()), id.as_bytes())
+}
+
+/// One part of a run split `count` ways: the pairs whose id hashes to `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, `0 ≤ index < count`.
+    pub index: u64,
+    /// How many parts.
+    pub count: u64,
+}
+
+impl Shard {
+    /// True when the pair with this id belongs to the shard: `fnv1a64(id) mod count == index`.
+    pub fn contains(&self, id: &str) -> bool {
+        fnv1a64(id.as_bytes()) % self.count == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    /// Parses `K/N` with `0 ≤ K < N`.
+    fn from_str(s: &str) -> Result<Shard> {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "--shard",
+            reason,
+        };
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad(format!("'{s}': expected K/N, e.g. 0/4")))?;
+        let parse = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| bad(format!("'{s}': '{v}' is not a whole number")))
+        };
+        let (index, count) = (parse(k)?, parse(n)?);
+        if count == 0 || index >= count {
+            return Err(bad(format!(
+                "'{s}': need 0 ≤ K < N (shards are numbered from 0)"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// One pair to compare: its id and the indices of its two inputs in [`Plan::inputs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The pair's id (unique in the plan).
+    pub id: String,
+    /// Index of input A in [`Plan::inputs`].
+    pub a: usize,
+    /// Index of input B in [`Plan::inputs`].
+    pub b: usize,
+}
+
+/// The distinct inputs of a run and the pairs between them, in output order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Distinct input paths, as written.
+    pub inputs: Vec<String>,
+    /// The pairs, in input order.
+    pub pairs: Vec<Pair>,
+}
+
+impl Plan {
+    fn input(&mut self, index: &mut HashMap<String, usize>, path: &str) -> usize {
+        if let Some(&i) = index.get(path) {
+            return i;
+        }
+        self.inputs.push(path.to_string());
+        index.insert(path.to_string(), self.inputs.len() - 1);
+        self.inputs.len() - 1
+    }
+
+    /// Builds a plan from `(a, b, id)` triples, checking that ids are unique. `origin(k)` names
+    /// where triple `k` came from in error messages.
+    fn from_triples(
+        triples: Vec<(String, String, Option<String>)>,
+        name: &str,
+        origin: impl Fn(usize) -> String,
+    ) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let mut index = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (k, (a, b, id)) in triples.into_iter().enumerate() {
+            let id = id.unwrap_or_else(|| format!("{a}|{b}"));
+            if let Some(&first) = seen.get(&id) {
+                return Err(Error::Decode {
+                    source_name: name.to_string(),
+                    reason: format!(
+                        "{}: pair id '{id}' repeats {} (ids must be unique)",
+                        origin(k),
+                        origin(first)
+                    ),
+                });
+            }
+            seen.insert(id.clone(), k);
+            let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
+            plan.pairs.push(Pair { id, a, b });
+        }
+        Ok(plan)
+    }
+
+    /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; ids `A|B`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if a file is listed twice in a way that repeats an id.
+    pub fn all_pairs(files: &[String]) -> Result<Plan> {
+        let mut triples = Vec::new();
+        for (i, a) in files.iter().enumerate() {
+            for b in &files[i + 1..] {
+                triples.push((a.clone(), b.clone(), None));
+            }
+        }
+        Plan::from_triples(triples, "--all-pairs", |k| format!("pair {}", k + 1))
+    }
+
+    /// `(reference, file)` for every file, in order; ids `REF|FILE`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if a file is listed twice.
+    pub fn one_vs_many(reference: &str, files: &[String]) -> Result<Plan> {
+        let triples = files
+            .iter()
+            .map(|f| (reference.to_string(), f.clone(), None))
+            .collect();
+        Plan::from_triples(triples, "--one-vs-many", |k| format!("pair {}", k + 1))
+    }
+
+    /// Parses a manifest: CSV or TSV rows `a,b[,id]` (optionally under a header naming the
+    /// columns `a`, `b`, `id` in any order; other columns are ignored), or JSON Lines objects
+    /// `{"a": …, "b": …, "id": …}` (`id` optional, a string or an integer). The first data line
+    /// decides: `{` means JSON Lines, a tab means TSV, otherwise CSV (with `"` quoting). Blank
+    /// lines and lines starting with `#` are skipped. `name` labels errors.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the line of the first malformed row or repeated id.
+    pub fn from_manifest(text: &str, name: &str) -> Result<Plan> {
+        let err = |line: usize, reason: String| Error::Decode {
+            source_name: name.to_string(),
+            reason: format!("line {line}: {reason}"),
+        };
+        let rows: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .collect();
+        let mut triples = Vec::with_capacity(rows.len());
+        let mut lines = Vec::with_capacity(rows.len());
+        let Some(&(_, first)) = rows.first() else {
+            return Ok(Plan::default());
+        };
+        if first.trim_start().starts_with('{') {
+            for &(no, line) in &rows {
+                let v: Value = serde_json::from_str(line)
+                    .map_err(|e| err(no, format!("not a JSON object ({e})")))?;
+                let field = |key: &str, required: bool| -> Result<Option<String>> {
+                    match v.get(key) {
+                        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                        Some(Value::Number(n)) if key == "id" && (n.is_i64() || n.is_u64()) => {
+                            Ok(Some(n.to_string()))
+                        }
+                        None | Some(Value::Null) if !required => Ok(None),
+                        None => Err(err(no, format!("missing \"{key}\""))),
+                        Some(other) => Err(err(
+                            no,
+                            format!("\"{key}\" must be a non-empty string, not {other}"),
+                        )),
+                    }
+                };
+                if !v.is_object() {
+                    return Err(err(no, "not a JSON object".into()));
+                }
+                let a = field("a", true)?.expect("required");
+                let b = field("b", true)?.expect("required");
+                triples.push((a, b, field("id", false)?));
+                lines.push(no);
+            }
+        } else {
+            let delim = if first.contains('\t') { '\t' } else { ',' };
+            let mut columns = (0, 1, Some(2));
+            let mut body = &rows[..];
+            let head = split_fields(first, delim).map_err(|r| err(rows[0].0, r))?;
+            let lower: Vec<String> = head.iter().map(|h| h.to_ascii_lowercase()).collect();
+            let pos = |n: &str| lower.iter().position(|h| h == n);
+            if let (Some(a), Some(b)) = (pos("a"), pos("b")) {
+                columns = (a, b, pos("id"));
+                body = &rows[1..];
+            }
+            let width = columns.0.max(columns.1) + 1;
+            for &(no, line) in body {
+                let fields = split_fields(line, delim).map_err(|r| err(no, r))?;
+                if fields.len() < width || (body.len() == rows.len() && fields.len() > 3) {
+                    return Err(err(
+                        no,
+                        format!(
+                            "{} fields; expected a{d}b[{d}id]",
+                            fields.len(),
+                            d = if delim == '\t' { "<TAB>" } else { "," }
+                        ),
+                    ));
+                }
+                let (a, b) = (fields[columns.0].clone(), fields[columns.1].clone());
+                if a.is_empty() || b.is_empty() {
+                    return Err(err(no, "empty path".into()));
+                }
+                let id = columns
+                    .2
+                    .and_then(|c| fields.get(c))
+                    .filter(|s| !s.is_empty())
+                    .cloned();
+                triples.push((a, b, id));
+                lines.push(no);
+            }
+        }
+        Plan::from_triples(triples, name, |k| format!("line {}", lines[k]))
+    }
+
+    /// Keeps only the pairs of one shard.
+    pub fn retain_shard(&mut self, shard: Shard) {
+        self.pairs.retain(|p| shard.contains(&p.id));
+    }
+
+    /// Drops the pairs whose id is in `done`; returns how many were dropped.
+    pub fn skip_ids(&mut self, done: &HashSet<String>) -> usize {
+        let before = self.pairs.len();
+        self.pairs.retain(|p| !done.contains(&p.id));
+        before - self.pairs.len()
+    }
+}
+
+/// Splits one CSV/TSV line; fields may be quoted with `"` (`""` inside is one quote). Unquoted
+/// fields are trimmed.
+fn split_fields(line: &str, delim: char) -> std::result::Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut was_quoted) = (false, false);
+    let mut chars = line.chars().peekable();
+    let mut finish = |cur: &mut String, was_quoted: &mut bool| {
+        let f = if *was_quoted {
+            std::mem::take(cur)
+        } else {
+            cur.trim().to_string()
+        };
+        cur.clear();
+        *was_quoted = false;
+        fields.push(f);
+    };
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    cur.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' && !was_quoted && cur.trim().is_empty() {
+            quoted = true;
+            was_quoted = true;
+            cur.clear();
+        } else if c == delim {
+            finish(&mut cur, &mut was_quoted);
+        } else if !(was_quoted && c.is_whitespace()) {
+            cur.push(c);
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".into());
+    }
+    finish(&mut cur, &mut was_quoted);
+    Ok(fields)
+}
+
+/// Expands each argument that is a directory into the inputs it holds — the files with an image
+/// extension the `image` crate knows, or `csv`/`tsv`/`txt`, sorted by name, hidden files
+/// skipped — and keeps every other argument as it is.
+///
+/// # Errors
+/// [`Error::Io`] if a directory cannot be listed.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for arg in args {
+        let path = Path::new(arg);
+        if !path.is_dir() {
+            out.push(arg.clone());
+            continue;
+        }
+        let io_err = |source| Error::Io {
+            source_name: arg.clone(),
+            source,
+        };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io_err)? {
+            let entry = entry.map_err(io_err)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ext = Path::new(&name)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            let known = matches!(ext.as_str(), "csv" | "tsv" | "txt")
+                || image::ImageFormat::from_extension(&ext).is_some();
+            if !name.starts_with('.') && known && !entry.path().is_dir() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let base = arg.trim_end_matches('/');
+        out.extend(names.into_iter().map(|n| format!("{base}/{n}")));
+    }
+    Ok(out)
+}
+
+/// An error and its causes on one line, `outer: inner: …`.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// A decoded input, or why it could not be decoded (shared by every pair that uses it).
+pub type Loaded = std::result::Result<Arc<Mass>, Arc<str>>;
+
+/// Decoded inputs of one run (one set of [`LoadOptions`]), keyed by their index in
+/// [`Plan::inputs`], bounded by a byte budget with least-recently-used eviction.
+///
+/// Each input is decoded by one thread while others needing it wait, so it is decoded once as
+/// long as it stays in the cache. Failures (missing file, undecodable, zero mass) are cached too.
+#[derive(Debug)]
+pub struct MassCache {
+    inputs: Vec<String>,
+    opts: LoadOptions,
+    budget: usize,
+    slots: Vec<Mutex<Option<Loaded>>>,
+    last_used: Vec<AtomicU64>,
+    clock: AtomicU64,
+    held: AtomicUsize,
+    decodes: AtomicUsize,
+    evicting: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MassCache {
+    /// A cache for `inputs` loaded with `opts`, keeping at most about `budget` bytes of masses.
+    pub fn new(inputs: Vec<String>, opts: LoadOptions, budget: usize) -> MassCache {
+        let n = inputs.len();
+        MassCache {
+            inputs,
+            opts,
+            budget,
+            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            last_used: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            clock: AtomicU64::new(1),
+            held: AtomicUsize::new(0),
+            decodes: AtomicUsize::new(0),
+            evicting: Mutex::new(()),
+        }
+    }
+
+    /// How many times an input was decoded so far.
+    pub fn decodes(&self) -> usize {
+        self.decodes.load(Ordering::Relaxed)
+    }
+
+    /// The mass of input `i`, decoding it if it is not held.
+    ///
+    /// # Panics
+    /// If `i` is not an index of the inputs.
+    pub fn get(&self, i: usize) -> Loaded {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        self.last_used[i].store(tick, Ordering::Relaxed);
+        let mut slot = lock(&self.slots[i]);
+        if let Some(loaded) = &*slot {
+            return loaded.clone();
+        }
+        let loaded = self.decode(i);
+        self.decodes.fetch_add(1, Ordering::Relaxed);
+        *slot = Some(loaded.clone());
+        drop(slot);
+        let bytes = loaded.as_ref().map_or(0, |m| mass_bytes(m));
+        if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes > self.budget {
+            self.evict(i);
+        }
+        loaded
+    }
+
+    fn decode(&self, i: usize) -> Loaded {
+        let path = &self.inputs[i];
+        if path == "-" {
+            return Err("standard input cannot be a pair's input in batch mode".into());
+        }
+        load(&Source::parse(path), &self.opts)
+            .map(Arc::new)
+            .map_err(|e| error_chain(&e).into())
+    }
+
+    /// Drops the least recently used masses (never `keep`) until the budget holds.
+    fn evict(&self, keep: usize) {
+        let _one_at_a_time = lock(&self.evicting);
+        let mut held: Vec<(u64, usize)> = (0..self.slots.len())
+            .filter(|&j| j != keep)
+            .map(|j| (self.last_used[j].load(Ordering::Relaxed), j))
+            .collect();
+        held.sort_unstable();
+        for (_, j) in held {
+            if self.held.load(Ordering::Relaxed) <= self.budget {
+                break;
+            }
+            // A slot being decoded right now is busy and recent: leave it.
+            if let Ok(mut slot) = self.slots[j].try_lock()
+                && let Some(Ok(mass)) = &*slot
+            {
+                self.held.fetch_sub(mass_bytes(mass), Ordering::Relaxed);
+                *slot = None;
+            }
+        }
+    }
+}
+
+fn mass_bytes(m: &Mass) -> usize {
+    let (rows, cols) = m.shape();
+    8 * (rows * cols + rows + cols) + std::mem::size_of::<Mass>()
+}
+
+/// The outcome of one pair: its report, or why it could not be computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Position of the pair in the plan.
+    pub index: usize,
+    /// The pair id.
+    pub id: String,
+    /// Path of input A as written.
+    pub a: String,
+    /// Path of input B as written.
+    pub b: String,
+    /// The report, or the one-line reason the pair could not be computed.
+    pub outcome: std::result::Result<Report, String>,
+}
+
+impl Record {
+    /// True when the pair was computed.
+    pub fn is_ok(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// True when the pair was computed and every value is within its `--max`.
+    pub fn passed(&self) -> bool {
+        self.outcome.as_ref().is_ok_and(Report::passed)
+    }
+
+    /// `"ok"` or `"error"`.
+    pub fn status(&self) -> &'static str {
+        if self.is_ok() { "ok" } else { "error" }
+    }
+
+    /// The value of one metric, if the pair was computed and the metric requested.
+    pub fn value(&self, kind: MetricKind) -> Option<f64> {
+        let report = self.outcome.as_ref().ok()?;
+        report
+            .metrics
+            .iter()
+            .find(|m| m.kind == kind)
+            .map(|m| m.measurement.value)
+    }
+
+    /// The JSON record: `id`, `status`, then the single-pair report's fields; for an error, `id`,
+    /// `status`, `error`, `version` and the input paths.
+    pub fn to_json(&self) -> Value {
+        let mut obj = Map::new();
+        obj.insert("id".into(), json!(self.id));
+        obj.insert("status".into(), json!(self.status()));
+        match &self.outcome {
+            Ok(report) => {
+                if let Value::Object(fields) = report.to_json() {
+                    obj.extend(fields);
+                }
+            }
+            Err(reason) => {
+                obj.insert("error".into(), json!(reason));
+                obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+                obj.insert(
+                    "inputs".into(),
+                    json!({"a": {"path": self.a}, "b": {"path": self.b}}),
+                );
+            }
+        }
+        Value::Object(obj)
+    }
+
+    /// Writes the JSON record on one line, followed by a newline.
+    ///
+    /// # Errors
+    /// Any error of the writer.
+    pub fn write_json(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &self.to_json())?;
+        writeln!(out)
+    }
+
+    /// Writes one CSV (`delim = ','`) or TSV (`'\t'`) row: `id, a, b, status`, one value per
+    /// metric of `metrics` (empty on error), `error` (empty when ok). See [`delimited_header`].
+    ///
+    /// # Errors
+    /// Any error of the writer.
+    pub fn write_delimited(
+        &self,
+        out: &mut dyn io::Write,
+        metrics: &[MetricKind],
+        delim: char,
+    ) -> io::Result<()> {
+        let mut fields: Vec<String> = vec![
+            self.id.clone(),
+            self.a.clone(),
+            self.b.clone(),
+            self.status().into(),
+        ];
+        for &k in metrics {
+            fields.push(self.value(k).map(format_value).unwrap_or_default());
+        }
+        fields.push(self.outcome.as_ref().err().cloned().unwrap_or_default());
+        writeln!(out, "{}", join_fields(&fields, delim))
+    }
+}
+
+/// The header row of the CSV/TSV output: `id, a, b, status`, the metric names, `error`.
+pub fn delimited_header(metrics: &[MetricKind], delim: char) -> String {
+    let mut fields: Vec<String> = ["id", "a", "b", "status"].map(String::from).to_vec();
+    fields.extend(metrics.iter().map(|k| k.as_str().to_string()));
+    fields.push("error".into());
+    join_fields(&fields, delim)
+}
+
+/// Joins fields into one line. CSV quotes a field holding a comma, quote or line break (RFC
+/// 4180); TSV replaces tabs and line breaks inside a field by spaces.
+pub fn join_fields(fields: &[String], delim: char) -> String {
+    let one = |f: &String| -> String {
+        if delim == '\t' {
+            f.replace(['\t', '\n', '\r'], " ")
+        } else if f.contains([delim, '"', '\n', '\r']) {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else {
+            f.clone()
+        }
+    };
+    fields
+        .iter()
+        .map(one)
+        .collect::<Vec<_>>()
+        .join(&delim.to_string())
+}
+
+/// How [`run`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Worker threads; every metric's own parallelism runs on the same threads. Default: the
+    /// available cores.
+    pub jobs: usize,
+    /// Start no new pair after the first error. Default: false.
+    pub fail_fast: bool,
+    /// Hand records over in input order (true) or as they complete. Default: true.
+    pub ordered: bool,
+    /// Byte budget of the [`MassCache`]. Default: 1 GiB.
+    pub cache_bytes: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fail_fast: false,
+            ordered: true,
+            cache_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Receives the prepared records of a [`run`] on the calling thread.
+pub trait Sink<T> {
+    /// Takes the prepared record of pair `index`. Returning false stops the run (e.g. a closed
+    /// pipe): no new pair starts.
+    fn record(&mut self, index: usize, item: T) -> bool;
+    /// Called when no record is waiting (a good moment to flush). Returning false stops the run.
+    fn idle(&mut self) -> bool {
+        true
+    }
+}
+
+/// What a [`run`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Pairs computed or failed.
+    pub done: usize,
+    /// Pairs that could not be computed.
+    pub errors: usize,
+    /// Computed pairs with some value above its `--max`.
+    pub over_max: usize,
+    /// The first error in input order, as `id: reason`.
+    pub first_error: Option<String>,
+    /// Inputs decoded (equals the number of distinct inputs used when the cache holds them all).
+    pub decodes: usize,
+    /// The run stopped before every pair was done (`fail_fast` or the sink asked).
+    pub stopped: bool,
+}
+
+/// Computes every pair of `plan` on `opts.jobs` threads.
+///
+/// Each record is turned into a `T` by `prepare` on the worker thread (so formatting runs in
+/// parallel too), then handed to `sink` on the calling thread, in plan order when
+/// `opts.ordered`. Pair `i`'s `sliced` seed is [`pair_seed`]`(settings.params.sliced.seed, id)`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
+/// not an error.
+pub fn run<T: Send>(
+    plan: &Plan,
+    settings: &Settings,
+    opts: &RunOptions,
+    prepare: impl Fn(&Record) -> T + Sync,
+    sink: &mut dyn Sink<T>,
+) -> Result<Summary> {
+    settings.validate()?;
+    if opts.jobs == 0 {
+        return Err(Error::InvalidParameter {
+            name: "--jobs",
+            reason: "must be at least 1".into(),
+        });
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| Error::InvalidParameter {
+            name: "--jobs",
+            reason: format!("cannot start {} threads: {e}", opts.jobs),
+        })?;
+    let cache = MassCache::new(plan.inputs.clone(), settings.load.clone(), opts.cache_bytes);
+    let n = plan.pairs.len();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut summary = Summary::default();
+    let mut first_error: Option<(usize, String)> = None;
+    let (tx, rx) = mpsc::channel::<Vec<Done<T>>>();
+
+    let work = |tx: mpsc::Sender<Vec<Done<T>>>| {
+        // Results travel in small batches: one wake-up of the receiving thread per batch, not per
+        // pair, while a slow pair is still passed on at once.
+        let mut batch: Vec<Done<T>> = Vec::new();
+        let mut since = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let record = compute(plan, i, settings, &cache);
+            let failed_fast = !record.is_ok() && opts.fail_fast;
+            if failed_fast {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let error = record
+                .outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", record.id));
+            if batch.is_empty() {
+                since = Instant::now();
+            }
+            batch.push(Done {
+                index: i,
+                ok: record.is_ok(),
+                passed: record.passed(),
+                error,
+                item: prepare(&record),
+            });
+            if (failed_fast || batch.len() >= BATCH_LEN || since.elapsed() >= BATCH_TIME)
+                && tx.send(std::mem::take(&mut batch)).is_err()
+            {
+                return;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+    };
+
+    std::thread::scope(|scope| {
+        let tx_all = tx;
+        let (pool, work) = (&pool, &work);
+        // One worker loop per pool thread: `broadcast` pins each loop to its own thread, so a
+        // thread waiting inside a metric's parallel section cannot pick up another loop.
+        scope.spawn(move || {
+            pool.broadcast(|_| work(tx_all.clone()));
+            drop(tx_all);
+        });
+        let mut pending: BTreeMap<usize, T> = BTreeMap::new();
+        let mut want = 0usize;
+        let mut open = true;
+        let deliver = |sink: &mut dyn Sink<T>, i: usize, item: T, open: &mut bool| {
+            if *open && !sink.record(i, item) {
+                *open = false;
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
+        loop {
+            let msgs = match rx.try_recv() {
+                Ok(msgs) => msgs,
+                Err(mpsc::TryRecvError::Empty) => {
+                    if open && !sink.idle() {
+                        open = false;
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    match rx.recv() {
+                        Ok(msgs) => msgs,
+                        Err(_) => break,
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            };
+            for done in msgs {
+                let i = done.index;
+                summary.done += 1;
+                if !done.ok {
+                    summary.errors += 1;
+                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first_error = done.error.map(|e| (i, e));
+                    }
+                } else if !done.passed {
+                    summary.over_max += 1;
+                }
+                if opts.ordered {
+                    pending.insert(i, done.item);
+                    while let Some(item) = pending.remove(&want) {
+                        deliver(sink, want, item, &mut open);
+                        want += 1;
+                    }
+                } else {
+                    deliver(sink, i, done.item, &mut open);
+                }
+            }
+        }
+        // After an early stop some pairs never ran: deliver the rest in order across the gaps.
+        for (i, item) in std::mem::take(&mut pending) {
+            deliver(sink, i, item, &mut open);
+        }
+        if open {
+            sink.idle();
+        }
+    });
+    summary.first_error = first_error.map(|(_, e)| e);
+    summary.decodes = cache.decodes();
+    summary.stopped = summary.done < n;
+    Ok(summary)
+}
+
+/// Most results a worker holds back before passing them on.
+const BATCH_LEN: usize = 256;
+/// Longest a worker holds back a finished result.
+const BATCH_TIME: Duration = Duration::from_millis(20);
+
+/// A finished pair on its way from a worker to the calling thread.
+struct Done<T> {
+    index: usize,
+    ok: bool,
+    passed: bool,
+    error: Option<String>,
+    item: T,
+}
+
+/// Computes pair `i` of the plan (its own `sliced` seed) into a record.
+fn compute(plan: &Plan, i: usize, settings: &Settings, cache: &MassCache) -> Record {
+    let pair = &plan.pairs[i];
+    let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
+    let outcome = (|| {
+        let a = cache.get(pair.a).map_err(|e| e.to_string())?;
+        let b = cache.get(pair.b).map_err(|e| e.to_string())?;
+        let mut params: Params = settings.params.clone();
+        params.sliced.seed = pair_seed(settings.params.sliced.seed, &pair.id);
+        settings
+            .report(&params, [a_name, b_name], &a, &b)
+            .map_err(|e| error_chain(&e))
+    })();
+    Record {
+        index: i,
+        id: pair.id.clone(),
+        a: a_name.clone(),
+        b: b_name.clone(),
+        outcome,
+    }
+}
+
+/// The ids of the records with `"status": "ok"` in JSON Lines output of earlier runs. Lines that
+/// are not JSON objects (e.g. a last line cut short when a run was killed) are ignored.
+pub fn done_ids(jsonl: &str) -> HashSet<String> {
+    jsonl
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v.get("status").and_then(Value::as_str) == Some("ok"))
+        .filter_map(|v| v.get("id").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+/// A square matrix of one metric over the inputs of an all-pairs run, filled symmetrically with
+/// a zero diagonal; cells of pairs not computed stay empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    labels: Vec<String>,
+    cells: Vec<Option<f64>>,
+}
+
+impl Matrix {
+    /// An empty matrix over `labels`, with zeros on the diagonal.
+    pub fn new(labels: Vec<String>) -> Matrix {
+        let n = labels.len();
+        let mut cells = vec![None; n * n];
+        for i in 0..n {
+            cells[i * n + i] = Some(0.0);
+        }
+        Matrix { labels, cells }
+    }
+
+    /// Sets the distance between inputs `i` and `j` (both cells).
+    pub fn set(&mut self, i: usize, j: usize, value: f64) {
+        let n = self.labels.len();
+        self.cells[i * n + j] = Some(value);
+        self.cells[j * n + i] = Some(value);
+    }
+
+    /// Writes CSV: a header row (an empty corner, then the labels), then one row per input
+    /// starting with its label; values in shortest round-trip form, empty when not computed.
+    ///
+    /// # Errors
+    /// Any error of the writer.
+    pub fn write_csv(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        let n = self.labels.len();
+        let mut head = vec![String::new()];
+        head.extend(self.labels.iter().cloned());
+        writeln!(out, "{}", join_fields(&head, ','))?;
+        for (i, label) in self.labels.iter().enumerate() {
+            let mut row = vec![label.clone()];
+            row.extend(
+                self.cells[i * n..(i + 1) * n]
+                    .iter()
+                    .map(|c| c.map(format_value).unwrap_or_default()),
+            );
+            writeln!(out, "{}", join_fields(&row, ','))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_published_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_ne!(pair_seed(0, "a|b"), pair_seed(1, "a|b"));
+        assert_ne!(pair_seed(0, "a|b"), pair_seed(0, "b|a"));
+    }
+
+    #[test]
+    fn shards_partition_the_ids() {
+        let ids: Vec<String> = (0..500).map(|i| format!("p{i}")).collect();
+        let shards: Vec<Shard> = (0..7).map(|k| format!("{k}/7").parse().unwrap()).collect();
+        for id in &ids {
+            assert_eq!(shards.iter().filter(|s| s.contains(id)).count(), 1, "{id}");
+        }
+        for s in &shards {
+            let n = ids.iter().filter(|id| s.contains(id)).count();
+            assert!(n > 30, "shard {s:?} holds only {n} of 500");
+        }
+        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn manifests_csv_tsv_header_and_jsonl() {
+        let ids = |p: &Plan| p.pairs.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        let csv = Plan::from_manifest("# pairs\nx.png, y.png\n\"a,1.png\",y.png,k\n", "m").unwrap();
+        assert_eq!(csv.inputs, ["x.png", "y.png", "a,1.png"]);
+        assert_eq!(ids(&csv), ["x.png|y.png", "k"]);
+        let tsv = Plan::from_manifest("id\tb\ta\nk\ty.png\tx.png\n", "m").unwrap();
+        assert_eq!(tsv.inputs, ["x.png", "y.png"]);
+        assert_eq!(ids(&tsv), ["k"]);
+        let jsonl = Plan::from_manifest(
+            "{\"a\":\"x\",\"b\":\"y\"}\n{\"a\":\"y\",\"b\":\"x\",\"id\":7}\n",
+            "m",
+        )
+        .unwrap();
+        assert_eq!(ids(&jsonl), ["x|y", "7"]);
+        assert_eq!(jsonl.pairs[1].a, 1);
+        let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
+        assert!(
+            err("x,y\nz\n").contains("m: line 2: 1 fields"),
+            "{}",
+            err("x,y\nz\n")
+        );
+        assert!(err("x,y,k\nz,w,k\n").contains("line 2: pair id 'k' repeats line 1"));
+        assert!(err("{\"a\":\"x\"}\n").contains("missing \"b\""));
+        assert!(err("\"x,y\n").contains("unterminated"));
+        assert!(
+            Plan::from_manifest("\n# nothing\n", "m")
+                .unwrap()
+                .pairs
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn all_pairs_and_one_vs_many() {
+        let files: Vec<String> = ["p", "q", "r"].map(String::from).to_vec();
+        let all = Plan::all_pairs(&files).unwrap();
+        let ids: Vec<&str> = all.pairs.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["p|q", "p|r", "q|r"]);
+        let one = Plan::one_vs_many("p", &files[1..]).unwrap();
+        assert_eq!(one.inputs, ["p", "q", "r"]);
+        assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+    }
+
+    #[test]
+    fn cache_decodes_once_within_its_budget_and_evicts_beyond() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<String> = (0..3)
+            .map(|k| {
+                let path = dir.path().join(format!("m{k}.csv"));
+                std::fs::write(&path, format!("1,{k}\n0,1\n")).unwrap();
+                path.display().to_string()
+            })
+            .chain(["missing.csv".to_string()])
+            .collect();
+        let opts = LoadOptions::default();
+        let cache = MassCache::new(inputs.clone(), opts.clone(), 1 << 20);
+        for _ in 0..3 {
+            for i in 0..3 {
+                assert_eq!(
+                    cache.get(i).unwrap().as_slice()[1],
+                    i as f64 / (i + 2) as f64
+                );
+            }
+            assert!(
+                cache
+                    .get(3)
+                    .unwrap_err()
+                    .contains("missing.csv: cannot read")
+            );
+        }
+        assert_eq!(
+            cache.decodes(),
+            4,
+            "each input decoded once, failures included"
+        );
+        // Room for one mass: alternating between two inputs decodes every time.
+        let one = mass_bytes(&cache.get(0).unwrap());
+        let small = MassCache::new(inputs, opts, one);
+        for i in [0, 1, 0, 1, 1] {
+            small.get(i).unwrap();
+        }
+        assert_eq!(small.decodes(), 4);
+    }
+
+    #[test]
+    fn done_ids_keep_ok_records_and_ignore_cut_lines() {
+        let text = "{\"id\":\"a\",\"status\":\"ok\"}\n{\"id\":\"b\",\"status\":\"error\"}\n{\"id\":\"c\",\"sta";
+        assert_eq!(done_ids(text), HashSet::from(["a".to_string()]));
+    }
+
+    #[test]
+    fn delimited_quoting() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            join_fields(&f(&["a", "b,c", "d\"e"]), ','),
+            "a,\"b,c\",\"d\"\"e\""
+        );
+        assert_eq!(join_fields(&f(&["a", "b\tc"]), '\t'), "a\tb c");
+        assert_eq!(
+            split_fields("a, \"b,c\" ,d", ',').unwrap(),
+            f(&["a", "b,c", "d"])
+        );
+    }
+
+    #[test]
+    fn matrix_is_symmetric_with_empty_missing_cells() {
+        let mut m = Matrix::new(vec!["x".into(), "y,z".into(), "w".into()]);
+        m.set(0, 1, 0.5);
+        let mut out = Vec::new();
+        m.write_csv(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            ",x,\"y,z\",w\nx,0,0.5,\n\"y,z\",0.5,0,\nw,,,0\n"
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! `imgdist batch`: many pairs in one run — arguments → plan → parallel run → records on stdout.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use imgdist::batch::{self, Matrix, Plan, Record, RunOptions, Shard, Sink};
+use imgdist::{Error, MetricKind};
+
+use super::{MetricArgs, usage_exit};
+
+const AFTER_HELP: &str = "\
+Pairs come from a manifest (CSV/TSV rows a,b[,id], optionally under a header
+naming the columns a, b, id; or JSON Lines {\"a\":…,\"b\":…,\"id\":…}; `-` reads it
+from standard input), from --all-pairs FILES…|DIR (every pair i < j), or from
+--one-vs-many REF FILES…|DIR. A directory stands for its image and CSV/TSV files,
+sorted by name. A pair's id is the manifest's id, else `A|B` as written.
+
+Output: one record per pair on standard output, in input order (--unordered: as
+they finish). JSON Lines: the single-pair JSON report plus \"id\" and \"status\"
+(\"ok\", or \"error\" with \"error\": the reason). CSV/TSV: a header, then columns
+id,a,b,status,<one per metric>,error.
+
+--shard K/N keeps the pairs with fnv1a64(id) mod N = K (K from 0), so N shards
+partition the run. sliced uses the per-pair seed fnv1a64(LE bytes of --seed, id),
+shown in the record's params.seed: values do not depend on shards, threads or order.
+
+Exit status:
+  0  every pair computed, and every value within its --max
+  1  every pair computed, but some value above its --max (or not finite)
+  2  some pair could not be computed (its record says why), or the run could not
+     start: bad usage, unreadable manifest, bad parameter
+
+A file named `batch` is compared with the single-pair command as `./batch`.";
+
+/// What the user typed after `imgdist batch`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "imgdist batch",
+    version,
+    about = "Distances for many pairs in one run: JSON Lines or CSV, parallel, resumable, shardable",
+    after_help = AFTER_HELP,
+    allow_negative_numbers = true
+)]
+struct BatchArgs {
+    /// The manifest (`-` for standard input); with --all-pairs or --one-vs-many, the input files
+    /// or directories.
+    #[arg(value_name = "MANIFEST | FILES|DIR")]
+    inputs: Vec<String>,
+    /// Compare REF with each of the FILES (or each input in DIR).
+    #[arg(long, value_name = "REF", conflicts_with = "all_pairs")]
+    one_vs_many: Option<String>,
+    /// Compare every pair of the FILES (or of the inputs in DIR) once: (i, j) with i < j.
+    #[arg(long)]
+    all_pairs: bool,
+    /// Output format: json (JSON Lines, one record per line), csv or tsv.
+    #[arg(long, value_enum, default_value_t = BatchFormat::Json)]
+    format: BatchFormat,
+    #[command(flatten)]
+    metric: MetricArgs,
+    /// Worker threads (metrics' own parallelism included). Default: the available cores.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Write each record as soon as its pair is done instead of in input order.
+    #[arg(long)]
+    unordered: bool,
+    /// Start no new pair after the first error (exit 2).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Only the pairs of shard K of N (0 ≤ K < N): those with fnv1a64(id) mod N = K.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Skip the pairs recorded with status ok in this earlier JSON Lines output. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    skip_done: Vec<PathBuf>,
+    /// With --all-pairs: also write the square distance matrix of the first metric (CSV with a
+    /// header row of labels) to FILE.
+    #[arg(long, value_name = "FILE")]
+    matrix: Option<PathBuf>,
+    /// Memory for decoded inputs in MiB; each input is decoded once while they fit.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    cache_mib: usize,
+    /// No progress bar (it is only drawn when standard error is a terminal).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BatchFormat {
+    Json,
+    Csv,
+    Tsv,
+}
+
+impl BatchFormat {
+    fn delimiter(self) -> Option<char> {
+        match self {
+            BatchFormat::Json => None,
+            BatchFormat::Csv => Some(','),
+            BatchFormat::Tsv => Some('\t'),
+        }
+    }
+}
+
+/// Reads a file, or standard input for `-`, as text.
+fn read_text(name: &str) -> Result<String> {
+    let io_err = |source| Error::Io {
+        source_name: name.to_string(),
+        source,
+    };
+    Ok(if name == "-" {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text).map_err(io_err)?;
+        text
+    } else {
+        std::fs::read_to_string(name).map_err(io_err)?
+    })
+}
+
+fn plan(args: &BatchArgs) -> Result<Plan> {
+    if let Some(reference) = &args.one_vs_many {
+        if args.inputs.is_empty() {
+            bail!("--one-vs-many REF needs the FILES or a DIR to compare REF with");
+        }
+        return Ok(Plan::one_vs_many(
+            reference,
+            &batch::expand_inputs(&args.inputs)?,
+        )?);
+    }
+    if args.all_pairs {
+        if args.inputs.is_empty() {
+            bail!("--all-pairs needs the FILES or a DIR");
+        }
+        return Ok(Plan::all_pairs(&batch::expand_inputs(&args.inputs)?)?);
+    }
+    match args.inputs.as_slice() {
+        [manifest] => Ok(Plan::from_manifest(&read_text(manifest)?, manifest)?),
+        [] => bail!("expected a MANIFEST (or --all-pairs / --one-vs-many with inputs)"),
+        _ => bail!(
+            "expected one MANIFEST, got {} arguments (did you mean --all-pairs?)",
+            args.inputs.len()
+        ),
+    }
+}
+
+/// The value of `kind` in a JSON record, `+∞` for `"value_text": "inf"`.
+fn json_value(record: &Value, kind: MetricKind) -> Option<f64> {
+    let m = record.get("metrics")?.get(kind.as_str())?;
+    match m.get("value") {
+        Some(Value::Number(n)) => n.as_f64(),
+        _ => m.get("value_text")?.as_str()?.parse().ok(),
+    }
+}
+
+/// What the calling thread receives for each pair: the formatted line, and the matrix cell.
+type Item = (Vec<u8>, Option<(usize, usize, f64)>);
+
+/// Writes the records to standard output, ticks the progress bar, fills the matrix.
+struct Output<W: Write> {
+    out: W,
+    progress: ProgressBar,
+    matrix: Option<Matrix>,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Output<W> {
+    fn check(&mut self, r: io::Result<()>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                // Nobody reads any more (`| head`): stop quietly.
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    self.error = Some(e);
+                }
+                false
+            }
+        }
+    }
+}
+
+impl<W: Write> Sink<Item> for Output<W> {
+    fn record(&mut self, _index: usize, (line, cell): Item) -> bool {
+        self.progress.inc(1);
+        if let (Some(m), Some((i, j, v))) = (&mut self.matrix, cell) {
+            m.set(i, j, v);
+        }
+        let r = self.out.write_all(&line);
+        self.check(r)
+    }
+
+    fn idle(&mut self) -> bool {
+        let r = self.out.flush();
+        self.check(r)
+    }
+}
+
+fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} pairs  {per_sec}  ETA {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Runs batch mode on the arguments after `batch`; returns the exit code of the contract.
+pub fn run(argv: &[OsString]) -> ExitCode {
+    let argv = std::iter::once(OsString::from("imgdist batch")).chain(argv.iter().cloned());
+    let args = match BatchArgs::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(err) => return usage_exit(err, "imgdist batch --help"),
+    };
+    match run_batch(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("imgdist: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
+    if args.metric.dump_duals.is_some() || args.metric.dump_plan.is_some() {
+        bail!(
+            "--dump-duals and --dump-plan are for one pair; they are not available in batch mode"
+        );
+    }
+    let mut settings = args.metric.settings()?;
+    // Per-round EMD progress lines would tangle with the batch progress bar.
+    settings.params.emd_output.progress = false;
+    settings.validate()?;
+    let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
+    let matrix_metric = match (&args.matrix, args.all_pairs) {
+        (None, _) => None,
+        (Some(_), false) => bail!("--matrix needs --all-pairs"),
+        (Some(_), true) => match settings.metrics[0] {
+            MetricKind::Kl => bail!(
+                "--matrix uses the first metric, and kl is not symmetric; put a symmetric metric first"
+            ),
+            k => Some(k),
+        },
+    };
+    let jobs = args.jobs.unwrap_or_else(|| RunOptions::default().jobs);
+    if jobs == 0 {
+        bail!("invalid --jobs: must be at least 1");
+    }
+    let mut plan = plan(args)?;
+    let mut matrix = matrix_metric.map(|_| Matrix::new(plan.inputs.clone()));
+
+    if !args.skip_done.is_empty() {
+        let mut done = std::collections::HashSet::new();
+        let mut done_values: HashMap<String, f64> = HashMap::new();
+        for path in &args.skip_done {
+            let text = read_text(&path.display().to_string())?;
+            done.extend(batch::done_ids(&text));
+            if let Some(kind) = matrix_metric {
+                for v in text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                {
+                    if let (Some(id), Some(x)) =
+                        (v.get("id").and_then(Value::as_str), json_value(&v, kind))
+                    {
+                        done_values.insert(id.to_string(), x);
+                    }
+                }
+            }
+        }
+        if let Some(m) = &mut matrix {
+            for p in plan.pairs.iter().filter(|p| done.contains(&p.id)) {
+                if let Some(&v) = done_values.get(&p.id) {
+                    m.set(p.a, p.b, v);
+                }
+            }
+        }
+        plan.skip_ids(&done);
+    }
+    if let Some(shard) = shard {
+        plan.retain_shard(shard);
+    }
+
+    let opts = RunOptions {
+        jobs,
+        fail_fast: args.fail_fast,
+        ordered: !args.unordered,
+        cache_bytes: args.cache_mib.saturating_mul(1 << 20),
+    };
+    let stdout = io::stdout();
+    let mut output = Output {
+        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        progress: progress_bar(plan.pairs.len(), args.quiet),
+        matrix,
+        error: None,
+    };
+    let delimiter = args.format.delimiter();
+    if let Some(d) = delimiter {
+        let header = batch::delimited_header(&settings.metrics, d);
+        let r = writeln!(output.out, "{header}");
+        output.check(r);
+    }
+    let metrics = &settings.metrics;
+    let pairs = &plan.pairs;
+    let prepare = |record: &Record| -> Item {
+        let mut line = Vec::with_capacity(512);
+        let written = match delimiter {
+            None => record.write_json(&mut line),
+            Some(d) => record.write_delimited(&mut line, metrics, d),
+        };
+        written.expect("writing to memory does not fail");
+        let pair = &pairs[record.index];
+        let cell = matrix_metric
+            .and_then(|k| record.value(k))
+            .map(|v| (pair.a, pair.b, v));
+        (line, cell)
+    };
+    let summary = batch::run(&plan, &settings, &opts, prepare, &mut output)?;
+    output.progress.finish_and_clear();
+    let r = output.out.flush();
+    output.check(r);
+    if let Some(err) = output.error {
+        bail!("cannot write the results: {err}");
+    }
+    if let (Some(path), Some(m)) = (&args.matrix, &output.matrix) {
+        let write_err = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
+        m.write_csv(&mut file).map_err(write_err)?;
+        file.flush().map_err(write_err)?;
+    }
+    if summary.errors > 0 {
+        let stopped = if args.fail_fast && summary.stopped {
+            " (stopped at the first error: --fail-fast)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "imgdist: {} of {} pairs could not be computed{stopped}; first: {}",
+            summary.errors,
+            summary.done,
+            summary.first_error.as_deref().unwrap_or("?")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if summary.over_max > 0 {
+        eprintln!(
+            "imgdist: {} of {} pairs have a value above its --max (or not finite)",
+            summary.over_max, summary.done
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
