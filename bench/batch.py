@@ -3,7 +3,7 @@
 
 Usage (from the repository root, after `cargo build --release --examples`):
 
-    python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3]
+    python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3] [--metrics tv,sliced]
 
 Needs numpy and Pillow. Writes 200 deterministic 28×28 grayscale PNGs (a few Gaussian blobs
 each, seeded) into a temporary folder, then for `--metric tv` and `--metric sliced` times the
@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sliced-runs", type=int, default=3)
+    ap.add_argument("--metrics", default="tv,sliced", help="comma-separated subset of tv,sliced")
     opts = ap.parse_args()
     for exe in (BIN, COST):
         if not exe.exists():
@@ -76,7 +77,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         make_images(folder, opts.images)
+        chosen = opts.metrics.split(",")
         for metric, runs in (("tv", opts.runs), ("sliced", opts.sliced_runs)):
+            if metric not in chosen:
+                continue
             med, cpu = {}, {}
             for jobs in (1, 2):
                 cmd = [BIN, "batch", "--all-pairs", folder, "--metric", metric,

@@ -30,7 +30,7 @@ use std::io;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -408,7 +408,7 @@ pub struct MassCache {
     inputs: Vec<String>,
     opts: LoadOptions,
     budget: usize,
-    slots: Vec<Mutex<Option<Loaded>>>,
+    slots: Vec<RwLock<Option<Loaded>>>,
     last_used: Vec<AtomicU64>,
     clock: AtomicU64,
     held: AtomicUsize,
@@ -428,7 +428,7 @@ impl MassCache {
             inputs,
             opts,
             budget,
-            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            slots: (0..n).map(|_| RwLock::new(None)).collect(),
             last_used: (0..n).map(|_| AtomicU64::new(0)).collect(),
             clock: AtomicU64::new(1),
             held: AtomicUsize::new(0),
@@ -449,7 +449,14 @@ impl MassCache {
     pub fn get(&self, i: usize) -> Loaded {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         self.last_used[i].store(tick, Ordering::Relaxed);
-        let mut slot = lock(&self.slots[i]);
+        // Many threads read a held mass at once; only decoding takes the slot exclusively, so a
+        // thread needing an input being decoded waits for it instead of decoding it again.
+        let held = self.slots[i].read().unwrap_or_else(|p| p.into_inner());
+        if let Some(loaded) = &*held {
+            return loaded.clone();
+        }
+        drop(held);
+        let mut slot = self.slots[i].write().unwrap_or_else(|p| p.into_inner());
         if let Some(loaded) = &*slot {
             return loaded.clone();
         }
@@ -487,7 +494,7 @@ impl MassCache {
                 break;
             }
             // A slot being decoded right now is busy and recent: leave it.
-            if let Ok(mut slot) = self.slots[j].try_lock()
+            if let Ok(mut slot) = self.slots[j].try_write()
                 && let Some(Ok(mass)) = &*slot
             {
                 self.held.fetch_sub(mass_bytes(mass), Ordering::Relaxed);

@@ -421,11 +421,23 @@ fn fail_fast_stops_at_the_first_error() {
         "one thread stops right after the first pair"
     );
     assert_eq!(recs[0]["status"], "error");
+    // Two threads: the other one may finish a pair or two, but (each good pair taking
+    // milliseconds here) far from all 40 before the error stops the run.
     let recs = records(
-        &["-", "-m", "tv", "--jobs", "2", "--fail-fast"],
+        &[
+            "-",
+            "-m",
+            "sliced",
+            "--proj",
+            "2000",
+            "--jobs",
+            "2",
+            "--fail-fast",
+        ],
         Some(&manifest),
         2,
     );
+    assert_eq!(recs[0]["id"], "p0");
     assert!(recs.len() < 41, "{} records", recs.len());
     let recs = records(&["-", "-m", "tv", "--jobs", "2"], Some(&manifest), 2);
     assert_eq!(recs.len(), 41, "without --fail-fast the run goes on");
