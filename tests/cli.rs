@@ -534,11 +534,20 @@ fn emd_default_ground_is_euclidean_and_max_applies() {
 }
 
 #[test]
-fn emd_above_the_dense_limit_asks_for_downscale() {
-    fails_with(
-        &["camera_299.png", "coins_299.png", "-m", "emd"],
-        "--downscale",
-    );
+fn emd_above_the_cell_limit_asks_for_downscale() {
+    // Two 730×730 images with mass everywhere: 1,065,800 cells, above the 2¹⁹ limit.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("gradient_730.png");
+    image::GrayImage::from_fn(730, 730, |x, y| image::Luma([1 + ((x + y) % 200) as u8]))
+        .save(&big)
+        .unwrap();
+    let big = big.to_str().unwrap();
+    for ground in ["euclidean", "sqeuclidean"] {
+        fails_with(
+            &[big, big, "-m", "emd", "--ground", ground],
+            "--downscale 2",
+        );
+    }
     // The suggested recipe works: 30×30 block sums at block centres.
     let j = json_of(&[
         "camera_299.png",

@@ -13,12 +13,16 @@
 //! - **euclidean, sqeuclidean** (and cityblock on unrelated grids, or when the plan or duals
 //!   are asked for): column generation ([`crate::ot::colgen`]) on the two supports (zero-mass
 //!   cells dropped): the network simplex on a sparse arc set seeded by the plan between the
-//!   2×2-block sums (solved the same way, recursively), every pair priced with the duals each
-//!   round, violated pairs added, until none is violated. No `n·m` costs or arc states are
-//!   stored; the final duals certify optimality over all pairs. Limited to
-//!   `support(A) × support(B) ≤` [`PRICED_PAIR_LIMIT`], since every round prices every pair;
-//!   larger problems fail with a hint to use `--downscale`. [`emd_dense`] (the complete
-//!   bipartite graph, up to [`DENSE_PAIR_LIMIT`]) remains for comparison.
+//!   2×2-block sums (solved the same way, recursively) and started from the greedy plan over
+//!   it; every pair priced with the duals each round, violated pairs added, until none is
+//!   violated. No `n·m` costs or arc states are stored and, for large problems, not every pair
+//!   is visited either: squared euclidean pricing is a distance transform (O(n + m) per round),
+//!   euclidean pricing skips blocks of pairs by box bounds ([`crate::ot::pricing`]). The final
+//!   duals certify optimality over all pairs. Memory is O(cells + arcs) (about 90 MB for two
+//!   299² images); time grows faster than the cell count, so supports together are limited to
+//!   [`PRICED_CELL_LIMIT`] cells, and larger problems fail with a hint to use `--downscale`.
+//!   [`emd_dense`] (the complete bipartite graph, up to [`DENSE_PAIR_LIMIT`]) remains for
+//!   comparison.
 //!
 //! References: Rubner, Tomasi & Guibas, "The earth mover's distance as a metric for image
 //! retrieval" (2000); Ling & Okada, "An efficient earth mover's distance algorithm for robust
@@ -43,10 +47,10 @@ pub use crate::ot::arcs::Ground;
 /// 64×64 images use half of it).
 pub const DENSE_PAIR_LIMIT: u64 = 1 << 25;
 
-/// Largest `support(A) × support(B)` column generation accepts: 2²⁶ = 67,108,864 pairs, every one
-/// priced in every round (two full 64×64 images use a quarter of it; each round there takes
-/// about 0.1 s).
-pub const PRICED_PAIR_LIMIT: u64 = 1 << 26;
+/// Largest `support(A) + support(B)` column generation accepts: 2¹⁹ = 524,288 cells (two full
+/// 512×512 images). Memory stays far below a gigabyte there, but the solve takes long: two
+/// 299×299 images (178,802 cells) take minutes.
+pub const PRICED_CELL_LIMIT: usize = 1 << 19;
 
 impl FromStr for Ground {
     type Err = Error;
@@ -152,13 +156,7 @@ pub fn emd_sparse(
     mut progress: impl FnMut(&Round),
 ) -> Result<(EmdResult, Sparse)> {
     let support = |m: &Mass| m.as_slice().iter().filter(|&&w| w > 0.0).count();
-    check_pairs(
-        ground,
-        support(a),
-        support(b),
-        PRICED_PAIR_LIMIT,
-        "column-generation",
-    )?;
+    check_cells(ground, support(a), support(b))?;
     let initial = match Mass::on_common_grid(a, b) {
         Some((ca, cb)) if ca.len() > COARSEST_CELLS => coarse_guess(&ca, &cb, ground)?,
         _ => Vec::new(),
@@ -308,6 +306,27 @@ fn distance(ground: Ground, cost: f64) -> f64 {
     }
 }
 
+/// [`Error::ProblemTooLarge`] when `n + m` cells exceed [`PRICED_CELL_LIMIT`], with the smallest
+/// `--downscale` that brings them under it (cells shrink as K²).
+fn check_cells(ground: Ground, n: usize, m: usize) -> Result<()> {
+    let cells = n + m;
+    if cells <= PRICED_CELL_LIMIT {
+        return Ok(());
+    }
+    let mut k = 2;
+    while cells / (k * k) > PRICED_CELL_LIMIT {
+        k += 1;
+    }
+    Err(Error::ProblemTooLarge {
+        reason: format!(
+            "exact {} EMD between supports of {n} and {m} cells: {cells} cells are above the \
+             column-generation limit of {PRICED_CELL_LIMIT}; use --downscale K (e.g. \
+             --downscale {k}) or --ground cityblock",
+            ground.as_str(),
+        ),
+    })
+}
+
 /// [`Error::ProblemTooLarge`] when `n × m` pairs exceed `limit`, with the smallest `--downscale`
 /// that brings them under it (pairs shrink as K⁴).
 fn check_pairs(ground: Ground, n: usize, m: usize, limit: u64, solver: &str) -> Result<()> {
@@ -344,9 +363,9 @@ impl Metric for Emd {
             let progress = |r: &Round| {
                 if out.progress {
                     eprintln!(
-                        "imgdist: emd round {}: {} arcs, cost {:.12}, {} pairs added, \
-                         most negative reduced cost {:.3e}",
-                        r.round, r.arcs, r.cost, r.added, r.min_reduced_cost
+                        "imgdist: emd round {}: {} arcs, {} pivots, cost {:.12}, {} pairs added, \
+                         most negative reduced cost {:.3e}, {:.2} s",
+                        r.round, r.arcs, r.pivots, r.cost, r.added, r.min_reduced_cost, r.seconds
                     );
                 }
             };
@@ -370,6 +389,7 @@ impl Metric for Emd {
                     "gap": c.gap,
                     "rounds": c.rounds,
                     "pairs_priced": (s.sources.len() as u64) * (s.targets.len() as u64),
+                    "pricing": c.pricing,
                 }),
             );
             if let Some(path) = &out.dump_duals {
@@ -462,10 +482,18 @@ mod tests {
     }
 
     #[test]
-    fn dense_limit_suggests_a_downscale() {
+    fn limits_suggest_a_downscale() {
         let a = Mass::from_values(&Array2::from_elem((128, 128), 1.0), 1, "a").unwrap();
-        let err = emd(&a, &a, Ground::Euclidean).unwrap_err().to_string();
+        let err = emd_dense(&a, &a, Ground::Euclidean)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--downscale 2"), "{err}");
+        let a = Mass::from_values(&Array2::from_elem((700, 700), 1.0), 1, "a").unwrap();
+        let err = emd(&a, &a, Ground::SqEuclidean).unwrap_err().to_string();
+        assert!(
+            err.contains("--downscale 2") && err.contains("980000 cells"),
+            "{err}"
+        );
         assert!("manhattan".parse::<Ground>().is_err());
     }
 }

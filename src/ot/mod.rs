@@ -16,3 +16,4 @@ pub mod colgen;
 pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;
+pub mod pricing;

@@ -127,7 +127,7 @@ pub fn solve<A: ArcSet>(arcs: &A, supply: &[f64], opts: &Options) -> Result<Solu
     solve_from(arcs, supply, None, opts)
 }
 
-/// A spanning tree of the nodes to start from. When the arc set has arcs both ways between
+/// A spanning tree (or forest) of the nodes to start from. When the arc set has arcs both ways between
 /// neighbours (as the grid graph has), any spanning tree gives a primal-feasible basis with no
 /// artificial flow, since each tree edge can carry its subtree's net supply in whichever
 /// direction it needs. With one-way arcs (`usize::MAX` for the missing direction) the tree must
@@ -136,7 +136,8 @@ pub fn solve<A: ArcSet>(arcs: &A, supply: &[f64], opts: &Options) -> Result<Solu
 /// which the tree then leaves unrouted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartTree {
-    /// Parent of each node, `usize::MAX` for the one node attached to the artificial root.
+    /// Parent of each node, `usize::MAX` for nodes attached to the artificial root (one per
+    /// tree when the start is a forest whose trees each balance their supplies).
     pub parent: Vec<usize>,
     /// Arc from each node to its parent (ignored for the attached node).
     pub up_arc: Vec<usize>,
@@ -341,9 +342,8 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         let n = self.n;
         let root = n;
         assert_eq!(start.parent.len(), n, "one parent per node");
-        let top = (0..n)
-            .find(|&u| start.parent[u] == NONE)
-            .expect("one node attaches to the root");
+        let is_top = |u: usize| start.parent[u] == NONE;
+        assert!((0..n).any(is_top), "some node attaches to the root");
         // Children lists, then a preorder from the root.
         let mut first_child = vec![NONE; n];
         let mut next_sibling = vec![NONE; n];
@@ -356,7 +356,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         }
         let mut order = Vec::with_capacity(n + 1);
         order.push(root);
-        let mut stack = vec![top];
+        let mut stack: Vec<usize> = (0..n).rev().filter(|&u| is_top(u)).collect();
         while let Some(u) = stack.pop() {
             order.push(u);
             let mut c = first_child[u];
@@ -376,7 +376,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         sub.push(0.0);
         self.succ_num.iter_mut().for_each(|s| *s = 1);
         for &u in order.iter().skip(1).rev() {
-            let p = if u == top { root } else { start.parent[u] };
+            let p = if is_top(u) { root } else { start.parent[u] };
             self.succ_num[p] += self.succ_num[u];
             if p != root {
                 sub[p] += sub[u];
@@ -391,8 +391,8 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         self.parent[root] = NONE;
         self.pi[root] = 0.0;
         for &u in order.iter().skip(1) {
-            if u == top {
-                // The net imbalance (rounding only) rides on the artificial arc.
+            if is_top(u) {
+                // The net imbalance of its tree (rounding only) rides on the artificial arc.
                 self.parent[u] = root;
                 self.pred[u] = self.art_base + u;
                 self.pred_dir[u] = if sub[u] >= 0.0 { UP } else { DOWN };
