@@ -173,6 +173,7 @@ impl MetricArgs {
                     dump_duals: self.dump_duals.clone(),
                     dump_plan: self.dump_plan.clone(),
                     progress: io::stderr().is_terminal(),
+                    keep_plan: false,
                 },
             },
         })
