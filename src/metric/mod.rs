@@ -130,6 +130,18 @@ impl MetricKind {
         }
     }
 
+    /// The unit of the metric's values, as the README's table names it (empty for `hellinger`,
+    /// which has none).
+    pub fn unit(self) -> &'static str {
+        match self {
+            MetricKind::Tv => "probability",
+            MetricKind::Kl | MetricKind::Js => "nats",
+            MetricKind::Hellinger => "",
+            MetricKind::BlurL2 => "mass per cell",
+            MetricKind::Sliced | MetricKind::Emd => "pixels",
+        }
+    }
+
     /// Builds the metric with validated parameters.
     ///
     /// # Errors
