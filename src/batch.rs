@@ -902,6 +902,21 @@ impl Matrix {
         Matrix { labels, cells }
     }
 
+    /// The inputs' labels, in input order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The distance between inputs `i` and `j`, if it was computed (0 on the diagonal).
+    ///
+    /// # Panics
+    /// If `i` or `j` is not below the number of inputs.
+    pub fn get(&self, i: usize, j: usize) -> Option<f64> {
+        let n = self.labels.len();
+        assert!(i < n && j < n, "cell ({i}, {j}) of a {n}×{n} matrix");
+        self.cells[i * n + j]
+    }
+
     /// Sets the distance between inputs `i` and `j` (both cells).
     pub fn set(&mut self, i: usize, j: usize, value: f64) {
         let n = self.labels.len();

@@ -1,6 +1,7 @@
 //! Command line: what the user typed (clap) → library types → run → print → exit code.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -44,6 +45,10 @@ struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also draw the pair to FILE (PNG): A, B and their difference, plus the transport plan
+    /// for emd and W_p(θ) per direction for sliced. Standard output does not change.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
     #[command(flatten)]
     metric: MetricArgs,
 }
@@ -108,6 +113,7 @@ struct Config {
     b: Source,
     settings: Settings,
     format: Format,
+    plot: Option<PathBuf>,
 }
 
 fn parse_max(spec: &str) -> Result<(MetricKind, f64)> {
@@ -173,6 +179,7 @@ impl MetricArgs {
                     dump_duals: self.dump_duals.clone(),
                     dump_plan: self.dump_plan.clone(),
                     progress: io::stderr().is_terminal(),
+                    keep_plan: false,
                 },
             },
         })
@@ -181,16 +188,35 @@ impl MetricArgs {
 
 impl Config {
     fn from_args(args: Args) -> Result<Config> {
+        let mut settings = args.metric.settings()?;
+        if let Some(path) = &args.plot {
+            imgdist::plot::check_png_path(path, "--plot")?;
+            for input in [&args.a, &args.b] {
+                if same_file(path, input.as_ref()) {
+                    bail!("--plot {} would overwrite an input", path.display());
+                }
+            }
+            settings.params.emd_output.keep_plan = true;
+        }
         Ok(Config {
             a: Source::parse(&args.a),
             b: Source::parse(&args.b),
-            settings: args.metric.settings()?,
+            settings,
             format: args.format,
+            plot: args.plot,
         })
     }
 }
 
-/// Computes the report; any error here means exit 2.
+/// True when both paths name one existing file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Computes the report, and draws the picture when asked; any error here means exit 2.
 fn compute(cfg: &Config) -> Result<Report> {
     if cfg.a == Source::Stdin && cfg.b == Source::Stdin {
         bail!("only one input can be read from standard input ('-')");
@@ -202,7 +228,11 @@ fn compute(cfg: &Config) -> Result<Report> {
     }
     let a = load(&cfg.a, &settings.load)?;
     let b = load(&cfg.b, &settings.load)?;
-    Ok(settings.report(&settings.params, [&cfg.a.name(), &cfg.b.name()], &a, &b)?)
+    let report = settings.report(&settings.params, [&cfg.a.name(), &cfg.b.name()], &a, &b)?;
+    if let Some(path) = &cfg.plot {
+        imgdist::plot::write_pair_picture(path, &a, &b, &report)?;
+    }
+    Ok(report)
 }
 
 fn print(report: &Report, format: Format) -> io::Result<()> {

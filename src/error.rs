@@ -65,6 +65,11 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// A picture could not be drawn.
+    Plot {
+        /// Why drawing failed.
+        reason: String,
+    },
     /// Writing an output file failed.
     Write {
         /// The file being written.
@@ -114,6 +119,7 @@ impl fmt::Display for Error {
             ),
             Error::ProblemTooLarge { reason } => write!(f, "{reason}"),
             Error::Solver { reason } => write!(f, "solver failed: {reason}"),
+            Error::Plot { reason } => write!(f, "cannot draw the picture: {reason}"),
             Error::Write { path, .. } => write!(f, "{}: cannot write", path.display()),
         }
     }

@@ -6,6 +6,8 @@
 //!   sliced Wasserstein;
 //! - [`ot`] holds the transport solvers, which know nothing about images;
 //! - [`report`] gathers the results and writes them as text or JSON;
+//! - [`plot`] draws them: where two images differ and where their mass moves, and distance
+//!   matrices;
 //! - [`batch`] runs many pairs in parallel (manifests, all pairs, one against many), decoding
 //!   each input once, with shards and resumption.
 //!
@@ -29,6 +31,7 @@ pub mod load;
 pub mod mass;
 pub mod metric;
 pub mod ot;
+pub mod plot;
 pub mod report;
 
 pub use error::{Error, Result};

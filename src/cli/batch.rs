@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use imgdist::batch::{self, Matrix, Plan, Record, RunOptions, Shard, Sink};
+use imgdist::plot::MatrixOrder;
 use imgdist::{Error, MetricKind};
 
 use super::{MetricArgs, usage_exit};
@@ -84,6 +85,14 @@ struct BatchArgs {
     /// header row of labels) to FILE.
     #[arg(long, value_name = "FILE")]
     matrix: Option<PathBuf>,
+    /// With --all-pairs: also draw the matrix of the first metric as a labelled heatmap (PNG)
+    /// to FILE.
+    #[arg(long, value_name = "FILE.png")]
+    matrix_plot: Option<PathBuf>,
+    /// Order of the inputs in --matrix-plot: input (as given) or cluster (similar inputs side
+    /// by side: the leaf order of average-linkage clustering). Default: input.
+    #[arg(long, value_name = "ORDER", requires = "matrix_plot")]
+    matrix_order: Option<String>,
     /// Memory for decoded inputs in MiB; each input is decoded once while they fit.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     cache_mib: usize,
@@ -241,16 +250,28 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     settings.params.emd_output.progress = false;
     settings.validate()?;
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
-    let matrix_metric = match (&args.matrix, args.all_pairs) {
+    let matrix_option = match (&args.matrix, &args.matrix_plot) {
+        (Some(_), _) => Some("--matrix"),
+        (None, Some(_)) => Some("--matrix-plot"),
+        (None, None) => None,
+    };
+    let matrix_metric = match (matrix_option, args.all_pairs) {
         (None, _) => None,
-        (Some(_), false) => bail!("--matrix needs --all-pairs"),
-        (Some(_), true) => match settings.metrics[0] {
+        (Some(option), false) => bail!("{option} needs --all-pairs"),
+        (Some(option), true) => match settings.metrics[0] {
             MetricKind::Kl => bail!(
-                "--matrix uses the first metric, and kl is not symmetric; put a symmetric metric first"
+                "{option} uses the first metric, and kl is not symmetric; put a symmetric metric first"
             ),
             k => Some(k),
         },
     };
+    let matrix_order: MatrixOrder = match &args.matrix_order {
+        Some(order) => order.parse()?,
+        None => MatrixOrder::default(),
+    };
+    if let Some(path) = &args.matrix_plot {
+        imgdist::plot::check_png_path(path, "--matrix-plot")?;
+    }
     let jobs = args.jobs.unwrap_or_else(|| RunOptions::default().jobs);
     if jobs == 0 {
         bail!("invalid --jobs: must be at least 1");
@@ -339,6 +360,9 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         let mut file = BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
         m.write_csv(&mut file).map_err(write_err)?;
         file.flush().map_err(write_err)?;
+    }
+    if let (Some(path), Some(m), Some(kind)) = (&args.matrix_plot, &output.matrix, matrix_metric) {
+        imgdist::plot::write_matrix_picture(path, m, kind, matrix_order)?;
     }
     if summary.errors > 0 {
         let stopped = if args.fail_fast && summary.stopped {

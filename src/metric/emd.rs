@@ -30,11 +30,12 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, json};
 
-use super::{Measurement, Metric, MetricKind};
+use super::{Extras, Measurement, Metric, MetricKind};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::arcs::{Bipartite, Grid4};
@@ -77,6 +78,10 @@ pub struct EmdOutput {
     pub dump_plan: Option<PathBuf>,
     /// Report each column-generation round on standard error.
     pub progress: bool,
+    /// Keep the optimal plan in the measurement's [`Extras::Emd`] (for pictures). The value is
+    /// computed as without it; for cityblock, whose grid-graph solver has no plan between cells,
+    /// column generation then solves the problem a second time for its plan.
+    pub keep_plan: bool,
 }
 
 impl Emd {
@@ -259,7 +264,7 @@ fn coarse_guess(a: &Mass, b: &Mass, ground: Ground) -> Result<Vec<(usize, usize)
 
 /// The full answer of [`emd_sparse`]: the support points of both sides and the optimal plan
 /// and duals between them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sparse {
     /// `(row, column)` of each source cell (A's cells with mass).
     pub sources: Vec<(f64, f64)>,
@@ -401,6 +406,16 @@ impl Metric for Emd {
         }
         m.details
             .insert("solve_seconds".into(), json!(start.elapsed().as_secs_f64()));
+        if out.keep_plan {
+            let plan = match sparse {
+                Some(s) => Ok(s),
+                // The grid-graph flow moves mass between neighbours, not from cell to cell.
+                None => emd_sparse(a, b, self.ground, |_| {})
+                    .map(|(_, s)| s)
+                    .map_err(|e| e.to_string()),
+            };
+            m.extras = Extras::Emd(plan.map(Arc::new));
+        }
         Ok(m)
     }
 }
@@ -478,6 +493,54 @@ mod tests {
         ] {
             let got = emd(&a, &b, ground).unwrap().value;
             assert!((got - want).abs() < 1e-12, "{ground:?}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn keeping_the_plan_changes_no_value() {
+        // Two dots and a spread-out blob: the plan must carry A's mass onto B's.
+        let mut va = Array2::zeros((5, 6));
+        va[[0, 0]] = 2.0;
+        va[[4, 5]] = 1.0;
+        let vb = Array2::from_shape_fn((5, 6), |(r, c)| ((r + c) % 3) as f64);
+        let (a, b) = (
+            Mass::from_values(&va, 1, "a").unwrap(),
+            Mass::from_values(&vb, 1, "b").unwrap(),
+        );
+        for ground in [Ground::Euclidean, Ground::SqEuclidean, Ground::Cityblock] {
+            let plain = Emd::new(ground).compute(&a, &b).unwrap();
+            assert_eq!(plain.extras, Extras::None);
+            let output = EmdOutput {
+                keep_plan: true,
+                ..EmdOutput::default()
+            };
+            let kept = Emd::new(ground)
+                .with_output(output)
+                .compute(&a, &b)
+                .unwrap();
+            assert_eq!(kept.value.to_bits(), plain.value.to_bits(), "{ground:?}");
+            assert_eq!(kept.details["cost"], plain.details["cost"]);
+            let Extras::Emd(Ok(plan)) = &kept.extras else {
+                panic!("{ground:?}: no plan in {:?}", kept.extras);
+            };
+            let mut from_a = vec![0.0; plan.sources.len()];
+            let mut cost = 0.0;
+            for &(i, j, f) in &plan.transport.plan {
+                from_a[i] += f;
+                let ((ar, ac), (br, bc)) = (plan.sources[i], plan.targets[j]);
+                let (dr, dc) = (ar - br, ac - bc);
+                cost += f * match ground {
+                    Ground::Euclidean => dr.hypot(dc),
+                    Ground::SqEuclidean => dr * dr + dc * dc,
+                    Ground::Cityblock => dr.abs() + dc.abs(),
+                };
+            }
+            let support: Vec<f64> = a.support().iter().map(|s| s.2).collect();
+            for (got, want) in from_a.iter().zip(&support) {
+                assert!((got - want).abs() < 1e-12, "{ground:?}: {got} vs {want}");
+            }
+            let want = plain.details["cost"].as_f64().unwrap();
+            assert!((cost - want).abs() < 1e-12, "{ground:?}: {cost} vs {want}");
         }
     }
 

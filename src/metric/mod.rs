@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -51,17 +52,35 @@ pub struct Measurement {
     pub params: Map<String, Value>,
     /// Further facts about the computation (standard errors, solver statistics…).
     pub details: Map<String, Value>,
+    /// What the metric found besides its value (a plan, a profile), in memory only: the reports
+    /// do not print it.
+    pub extras: Extras,
 }
 
 impl Measurement {
-    /// A measurement with the given value and parameters and no details.
+    /// A measurement with the given value and parameters, no details and no extras.
     pub fn new(value: f64, params: Map<String, Value>) -> Measurement {
         Measurement {
             value,
             params,
             details: Map::new(),
+            extras: Extras::None,
         }
     }
+}
+
+/// What a metric found on its way to the value, kept for pictures and further analysis.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Extras {
+    /// Nothing beyond the value (the pixel-by-pixel metrics).
+    #[default]
+    None,
+    /// `sliced`: the distance along each direction, `W_p(θ)`.
+    Sliced(Arc<sliced::Profile>),
+    /// `emd`, when [`emd::EmdOutput::keep_plan`] asks for it: an optimal plan, or why there is
+    /// none (a cityblock problem too large for column generation).
+    Emd(std::result::Result<Arc<emd::Sparse>, String>),
 }
 
 /// The built-in metrics.
@@ -108,6 +127,18 @@ impl MetricKind {
             MetricKind::BlurL2 => "blur-l2",
             MetricKind::Sliced => "sliced",
             MetricKind::Emd => "emd",
+        }
+    }
+
+    /// The unit of the metric's values, as the README's table names it (empty for `hellinger`,
+    /// which has none).
+    pub fn unit(self) -> &'static str {
+        match self {
+            MetricKind::Tv => "probability",
+            MetricKind::Kl | MetricKind::Js => "nats",
+            MetricKind::Hellinger => "",
+            MetricKind::BlurL2 => "mass per cell",
+            MetricKind::Sliced | MetricKind::Emd => "pixels",
         }
     }
 

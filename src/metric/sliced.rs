@@ -29,13 +29,14 @@
 //! barycenters of measures" (2015).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde_json::{Map, json};
 
-use super::{Measurement, Metric, MetricKind};
+use super::{Extras, Measurement, Metric, MetricKind};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::lattice::LatticeOrder;
@@ -148,6 +149,28 @@ pub struct SlicedResult {
     pub std_error: f64,
     /// `W_p^p(θ_l)` for each direction, in the order of the angles.
     pub per_direction: Vec<f64>,
+}
+
+/// The distance along each direction: which directions separate the two masses most.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// The directions θ_l in radians, in `[0, π)`, in the order they were drawn (not sorted
+    /// for [`Angles::Random`]).
+    pub angles: Vec<f64>,
+    /// `W_p^p(θ_l)` for each direction: the terms whose mean is `SW_p^p`.
+    pub per_direction: Vec<f64>,
+    /// The order p.
+    pub p: f64,
+}
+
+impl Profile {
+    /// `W_p(θ_l)` for each direction, in pixels.
+    pub fn distances(&self) -> Vec<f64> {
+        self.per_direction
+            .iter()
+            .map(|w| w.max(0.0).powf(1.0 / self.p))
+            .collect()
+    }
 }
 
 /// `SW_p` between `a` and `b` over the directions `angles` (radians), with its standard error.
@@ -416,6 +439,11 @@ impl Metric for Sliced {
         let mut m = Measurement::new(result.value, params);
         m.details
             .insert("std_error".into(), json!(result.std_error));
+        m.extras = Extras::Sliced(Arc::new(Profile {
+            angles,
+            per_direction: result.per_direction,
+            p: p.p,
+        }));
         Ok(m)
     }
 }
@@ -498,6 +526,35 @@ mod tests {
                 for (f, s) in fast.iter().zip(&slow) {
                     assert!((f - s).abs() <= 1e-12 * s, "{downscale} {p}: {f} vs {s}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_metric_keeps_its_profile() {
+        let (a, b) = (dot(6, 6, (1, 1)), dot(6, 6, (3, 4)));
+        for p in [1.0, 2.0] {
+            let params = SlicedParams {
+                projections: 12,
+                seed: 4,
+                p,
+                angles: Angles::Random,
+            };
+            let m = Sliced::new(params.clone())
+                .unwrap()
+                .compute(&a, &b)
+                .unwrap();
+            let Extras::Sliced(profile) = &m.extras else {
+                panic!("no profile: {:?}", m.extras);
+            };
+            let angles = Angles::Random.generate(12, 4);
+            let direct = sliced_wasserstein(&a, &b, &angles, p);
+            assert_eq!(profile.angles, angles);
+            assert_eq!(profile.per_direction, direct.per_direction);
+            assert_eq!(m.value.to_bits(), direct.value.to_bits());
+            for (w, t) in profile.distances().iter().zip(&angles) {
+                let want = (2.0 * t.cos() + 3.0 * t.sin()).abs();
+                assert!((w - want).abs() < 1e-12, "p={p} θ={t}: {w} vs {want}");
             }
         }
     }
