@@ -1,5 +1,6 @@
-//! The exact EMD solvers: dense network simplex on real 32² pairs, and the grid-graph
-//! cityblock flow at 64² and 128².
+//! The exact EMD solvers: dense network simplex on real 32² pairs, the grid-graph cityblock
+//! flow at 64² and 150², column generation at 64², and one round of each pricing strategy at
+//! 150² (with near-optimal duals, as in the last rounds of a solve).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -51,5 +52,40 @@ fn grid(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, dense, grid);
+fn column_generation(c: &mut Criterion) {
+    let (a, b) = (mass("camera_64.png", 1), mass("moon_64.png", 1));
+    let mut group = c.benchmark_group("emd column generation 64² camera vs moon");
+    group.sample_size(10);
+    for ground in [Ground::Euclidean, Ground::SqEuclidean] {
+        group.bench_function(ground.as_str(), |bench| {
+            bench.iter(|| black_box(emd(&a, &b, ground).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn pricing(c: &mut Criterion) {
+    use imgdist::metric::emd::emd_sparse;
+    use imgdist::ot::pricing::Pricer;
+    let (a, b) = (mass("camera_299.png", 2), mass("coins_299.png", 2));
+    let mut group = c.benchmark_group("pricing one round 150² camera vs coins");
+    group.sample_size(10);
+    for ground in [Ground::Euclidean, Ground::SqEuclidean] {
+        // The optimal duals: pricing finds nothing, the case every solve ends with.
+        let (_, s) = emd_sparse(&a, &b, ground, |_| {}).unwrap();
+        let (xs, ys, u, v) = (&s.sources, &s.targets, &s.transport.u, &s.transport.v);
+        let mut strategies = vec![Pricer::AllPairs, Pricer::bounded(xs, ys)];
+        if ground == Ground::SqEuclidean {
+            strategies.push(Pricer::new(xs, ys, ground));
+        }
+        for pricer in strategies {
+            group.bench_function(format!("{} {}", ground.as_str(), pricer.name()), |bench| {
+                bench.iter(|| black_box(pricer.price(xs, ys, ground, u, v, 1e-9)))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, dense, grid, column_generation, pricing);
 criterion_main!(benches);
