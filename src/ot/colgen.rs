@@ -458,7 +458,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut w: Vec<f64> = (0..n)
+        let w: Vec<f64> = (0..n)
             .map(|_| {
                 if rng.random::<f64>() < 0.2 {
                     0.0
@@ -467,9 +467,13 @@ mod tests {
                 }
             })
             .collect();
+        (pts, normalised(w))
+    }
+
+    fn normalised(mut w: Vec<f64>) -> Vec<f64> {
         let s: f64 = w.iter().sum();
         w.iter_mut().for_each(|x| *x /= s);
-        (pts, w)
+        w
     }
 
     #[test]
@@ -527,10 +531,8 @@ mod tests {
             .filter(|_| rng.random::<f64>() < 0.8)
             .map(|k| ((k / 8) as f64, (k % 8) as f64))
             .collect();
-        let mut w: Vec<f64> = pts.iter().map(|_| rng.random::<f64>()).collect();
-        let s: f64 = w.iter().sum();
-        w.iter_mut().for_each(|x| *x /= s);
-        (pts, w)
+        let w = pts.iter().map(|_| rng.random::<f64>()).collect();
+        (pts, normalised(w))
     }
 
     #[test]
