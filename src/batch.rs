@@ -33,13 +33,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::load::{LoadOptions, Source, load};
 use crate::mass::Mass;
 use crate::metric::MetricKind;
-use crate::report::{Report, format_value};
+use crate::report::{Report, format_value, json_str};
 use crate::{Params, Settings};
 
 /// FNV-1a 64-bit hash of `bytes`: stable across machines, platforms and releases.
@@ -551,36 +551,53 @@ impl Record {
     }
 
     /// The JSON record: `id`, `status`, then the single-pair report's fields; for an error, `id`,
-    /// `status`, `error`, `version` and the input paths.
+    /// `status`, `error`, `version` and the input paths. Parsed back from
+    /// [`Record::write_json`].
     pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("id".into(), json!(self.id));
-        obj.insert("status".into(), json!(self.status()));
-        match &self.outcome {
-            Ok(report) => {
-                if let Value::Object(fields) = report.to_json() {
-                    obj.extend(fields);
-                }
-            }
-            Err(reason) => {
-                obj.insert("error".into(), json!(reason));
-                obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
-                obj.insert(
-                    "inputs".into(),
-                    json!({"a": {"path": self.a}, "b": {"path": self.b}}),
-                );
-            }
-        }
-        Value::Object(obj)
+        let mut buf = Vec::new();
+        self.append_json(&mut buf);
+        serde_json::from_slice(&buf).expect("the record's JSON form parses")
     }
 
-    /// Writes the JSON record on one line, followed by a newline.
+    /// Writes the JSON record on one line, followed by a newline: the single-pair report's JSON
+    /// form with `id` and `status` put first (an error record: `id`, `status`, `error`,
+    /// `version`, `inputs.a.path`, `inputs.b.path`).
     ///
     /// # Errors
     /// Any error of the writer.
-    pub fn write_json(&self, out: &mut dyn io::Write) -> io::Result<()> {
-        serde_json::to_writer(&mut *out, &self.to_json())?;
-        writeln!(out)
+    pub fn write_json<W: io::Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        self.append_json(&mut buf);
+        out.write_all(&buf)
+    }
+
+    /// Appends what [`Record::write_json`] writes to a buffer.
+    pub fn append_json(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(br#"{"id":"#);
+        json_str(buf, &self.id);
+        match &self.outcome {
+            Ok(report) => {
+                buf.extend_from_slice(br#","status":"ok","#);
+                report.write_json_fields(buf);
+            }
+            Err(reason) => {
+                buf.extend_from_slice(br#","status":"error","error":"#);
+                json_str(buf, reason);
+                buf.extend_from_slice(
+                    concat!(
+                        r#","version":""#,
+                        env!("CARGO_PKG_VERSION"),
+                        r#"","inputs":{"a":{"path":"#
+                    )
+                    .as_bytes(),
+                );
+                json_str(buf, &self.a);
+                buf.extend_from_slice(br#"},"b":{"path":"#);
+                json_str(buf, &self.b);
+                buf.extend_from_slice(b"}}");
+            }
+        }
+        buf.extend_from_slice(b"}\n");
     }
 
     /// Writes one CSV (`delim = ','`) or TSV (`'\t'`) row: `id, a, b, status`, one value per
@@ -1044,6 +1061,51 @@ mod tests {
             small.get(i).unwrap();
         }
         assert_eq!(small.decodes(), 4);
+    }
+
+    #[test]
+    fn json_records_are_the_report_with_id_and_status_first() {
+        use crate::report::tests::{reference_json, sample_reports};
+        use serde_json::{Map, json};
+        let mut outcomes: Vec<std::result::Result<Report, String>> =
+            sample_reports().into_iter().map(Ok).collect();
+        outcomes.push(Err("b \"1\".png: cannot read: \\ \u{1}".into()));
+        for outcome in outcomes {
+            let record = Record {
+                index: 3,
+                id: "a.png|b \"1\".png\t".into(),
+                a: "a.png".into(),
+                b: "b \"1\".png".into(),
+                outcome,
+            };
+            // The record as it was first defined: a map built field by field.
+            let mut want = Map::new();
+            want.insert("id".into(), json!(record.id));
+            want.insert("status".into(), json!(record.status()));
+            match &record.outcome {
+                Ok(report) => {
+                    if let Value::Object(fields) = reference_json(report) {
+                        want.extend(fields);
+                    }
+                }
+                Err(reason) => {
+                    want.insert("error".into(), json!(reason));
+                    want.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+                    want.insert(
+                        "inputs".into(),
+                        json!({"a": {"path": record.a}, "b": {"path": record.b}}),
+                    );
+                }
+            }
+            let mut want = serde_json::to_vec(&Value::Object(want)).unwrap();
+            want.push(b'\n');
+            let mut got = Vec::new();
+            record.write_json(&mut got).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -313,11 +313,12 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     let pairs = &plan.pairs;
     let prepare = |record: &Record| -> Item {
         let mut line = Vec::with_capacity(512);
-        let written = match delimiter {
-            None => record.write_json(&mut line),
-            Some(d) => record.write_delimited(&mut line, metrics, d),
-        };
-        written.expect("writing to memory does not fail");
+        match delimiter {
+            None => record.append_json(&mut line),
+            Some(d) => record
+                .write_delimited(&mut line, metrics, d)
+                .expect("writing to memory does not fail"),
+        }
         let pair = &pairs[record.index];
         let cell = matrix_metric
             .and_then(|k| record.value(k))
