@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Batch mode: thread scaling and per-pair overhead on 200 small images (19,900 pairs).
 
-Usage (from the repository root, after `cargo build --release --examples`):
+Usage (from the repository root, after `cargo build --release --examples`; the binaries are
+taken from `$CARGO_TARGET_DIR` when it is set, else from `target/`):
 
     python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3] [--metrics tv,sliced]
 
@@ -10,7 +11,8 @@ each, seeded) into a temporary folder, then for `--metric tv` and `--metric slic
 whole process `imgdist batch --all-pairs DIR --metric M --jobs J --quiet > /dev/null` for
 J = 1 and 2 (medians of the runs) and prints the ratio. The per-pair overhead is the batch
 wall time per pair on one thread minus the metric's own cost per pair, which
-`examples/metric_cost.rs` measures in process on one thread (median of five timings). It also
+`examples/metric_cost.rs` measures in process on one thread (median of five timings of the
+computations alone, the metrics built beforehand with their per-pair seeds). It also
 prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second thread adds no work)
 and the load average, since a speed-up needs a second core that nothing else is using.
 """
@@ -28,8 +30,9 @@ import numpy as np
 from PIL import Image
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-BIN = REPO / "target" / "release" / "imgdist"
-COST = REPO / "target" / "release" / "examples" / "metric_cost"
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+BIN = TARGET / "release" / "imgdist"
+COST = TARGET / "release" / "examples" / "metric_cost"
 
 
 def make_images(folder, count, size=28, seed=0):
