@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Batch mode: thread scaling and per-pair overhead on 200 small images (19,900 pairs).
 
-Usage (from the repository root, after `cargo build --release --examples`):
+Usage (from the repository root, after `cargo build --release --bins --examples`; the binaries are
+taken from `$CARGO_TARGET_DIR` when it is set, else from `target/`):
 
     python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3] [--metrics tv,sliced]
 
@@ -10,9 +11,12 @@ each, seeded) into a temporary folder, then for `--metric tv` and `--metric slic
 whole process `imgdist batch --all-pairs DIR --metric M --jobs J --quiet > /dev/null` for
 J = 1 and 2 (medians of the runs) and prints the ratio. The per-pair overhead is the batch
 wall time per pair on one thread minus the metric's own cost per pair, which
-`examples/metric_cost.rs` measures in process on one thread (median of five timings). It also
-prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second thread adds no work)
-and the load average, since a speed-up needs a second core that nothing else is using.
+`examples/metric_cost.rs` measures in process on one thread (median of five timings of the
+computations alone, the metrics built beforehand with their per-pair seeds; run once per run,
+median taken). The three measurements take turns, so that load from other processes weighs on
+them alike. It also prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second
+thread adds no work) and the load average before and after each metric's runs, since a
+speed-up needs a second core that nothing else is using.
 """
 
 import argparse
@@ -28,8 +32,9 @@ import numpy as np
 from PIL import Image
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-BIN = REPO / "target" / "release" / "imgdist"
-COST = REPO / "target" / "release" / "examples" / "metric_cost"
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+BIN = TARGET / "release" / "imgdist"
+COST = TARGET / "release" / "examples" / "metric_cost"
 
 
 def make_images(folder, count, size=28, seed=0):
@@ -70,7 +75,7 @@ def main():
     opts = ap.parse_args()
     for exe in (BIN, COST):
         if not exe.exists():
-            raise SystemExit(f"{exe} is missing: run `cargo build --release --examples` first")
+            raise SystemExit(f"{exe} is missing: run `cargo build --release --bins --examples` first")
     pairs = opts.images * (opts.images - 1) // 2
     load = os.getloadavg()
     rows = []
@@ -81,28 +86,36 @@ def main():
         for metric, runs in (("tv", opts.runs), ("sliced", opts.sliced_runs)):
             if metric not in chosen:
                 continue
-            med, cpu = {}, {}
-            for jobs in (1, 2):
-                cmd = [BIN, "batch", "--all-pairs", folder, "--metric", metric,
-                       "--jobs", str(jobs), "--quiet"]
-                times = [timed(cmd) for _ in range(runs)]
-                med[jobs] = statistics.median(t[0] for t in times)
-                cpu[jobs] = statistics.median(t[1] for t in times)
-            out = subprocess.run([COST, folder, metric, "2000"], capture_output=True, check=True)
-            metric_s, decode_s = map(float, out.stdout.split())
+            # One thread, two threads and the metric alone in turn, so that a change in the
+            # machine's load during the runs weighs on all three alike.
+            times, costs = {1: [], 2: []}, []
+            load_before = os.getloadavg()[0]
+            for _ in range(runs):
+                for jobs in (1, 2):
+                    times[jobs].append(timed([BIN, "batch", "--all-pairs", folder, "--metric",
+                                              metric, "--jobs", str(jobs), "--quiet"]))
+                out = subprocess.run([COST, folder, metric, "2000"], capture_output=True,
+                                     check=True)
+                costs.append(tuple(map(float, out.stdout.split())))
+            med = {j: statistics.median(t[0] for t in times[j]) for j in times}
+            cpu = {j: statistics.median(t[1] for t in times[j]) for j in times}
+            metric_s = statistics.median(c[0] for c in costs)
+            decode_s = statistics.median(c[1] for c in costs)
             per_pair = med[1] / pairs
             rows.append((metric, med[1], med[2], med[1] / med[2], cpu[2] / cpu[1], per_pair,
-                         metric_s, per_pair - metric_s, decode_s))
+                         metric_s, per_pair - metric_s, decode_s,
+                         f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"))
     print(f"{opts.images} images of 28×28, {pairs} pairs (all pairs), medians of "
           f"{opts.runs} (tv) / {opts.sliced_runs} (sliced) whole-process runs")
     print(f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} CPUs)")
     print("| metric | --jobs 1 | --jobs 2 | speed-up | CPU time 2 vs 1 | batch per pair (1 thread) "
-          "| metric alone per pair | overhead per pair | decode per input |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec in rows:
-        print(f"| {m} | {t1:.2f} s | {t2:.2f} s | {ratio:.2f}× | {cpu_ratio:.2f} | {pp * 1e6:.1f} µs "
-              f"| {ms * 1e6:.1f} µs | {over * 1e6:.1f} µs | {dec * 1e6:.0f} µs |")
+          "| metric alone per pair | overhead per pair | decode per input | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec, load_range in rows:
+        print(f"| {m} | {t1:.3f} s | {t2:.3f} s | {ratio:.2f}× | {cpu_ratio:.2f} "
+              f"| {pp * 1e6:.1f} µs | {ms * 1e6:.1f} µs | {over * 1e6:.1f} µs | {dec * 1e6:.0f} µs "
+              f"| {load_range} |")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@
 //! [`MassCache`] keeps decoded inputs up to a byte budget (a mass of `N` cells takes about
 //! `8N` bytes: 6 KB at 28², 0.7 MB at 299²). Within the budget every input is decoded once per
 //! run however many pairs use it; beyond it the least recently used masses are dropped and
-//! decoded again when a later pair needs them.
+//! decoded again when a later pair needs them. Each worker also keeps the last two inputs it
+//! fetched, so a dropped mass may live on until that worker moves past it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::path::Path;
 use std::str::FromStr;
@@ -33,13 +34,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::load::{LoadOptions, Source, load};
 use crate::mass::Mass;
 use crate::metric::MetricKind;
-use crate::report::{Report, format_value};
+use crate::report::{Report, format_value, json_str};
 use crate::{Params, Settings};
 
 /// FNV-1a 64-bit hash of `bytes`: stable across machines, platforms and releases.
@@ -148,24 +149,34 @@ impl Plan {
     ) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut index = HashMap::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (k, (a, b, id)) in triples.into_iter().enumerate() {
+        plan.pairs.reserve(triples.len());
+        for (a, b, id) in triples {
             let id = id.unwrap_or_else(|| format!("{a}|{b}"));
-            if let Some(&first) = seen.get(&id) {
+            let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
+            plan.pairs.push(Pair { id, a, b });
+        }
+        plan.check_ids(name, origin)?;
+        Ok(plan)
+    }
+
+    /// Fails on the first pair whose id repeats an earlier one.
+    fn check_ids(&self, name: &str, origin: impl Fn(usize) -> String) -> Result<()> {
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(self.pairs.len());
+        for (k, pair) in self.pairs.iter().enumerate() {
+            if let Some(&first) = seen.get(pair.id.as_str()) {
                 return Err(Error::Decode {
                     source_name: name.to_string(),
                     reason: format!(
-                        "{}: pair id '{id}' repeats {} (ids must be unique)",
+                        "{}: pair id '{}' repeats {} (ids must be unique)",
                         origin(k),
+                        pair.id,
                         origin(first)
                     ),
                 });
             }
-            seen.insert(id.clone(), k);
-            let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
-            plan.pairs.push(Pair { id, a, b });
+            seen.insert(&pair.id, k);
         }
-        Ok(plan)
+        Ok(())
     }
 
     /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; ids `A|B`.
@@ -173,13 +184,32 @@ impl Plan {
     /// # Errors
     /// [`Error::Decode`] if a file is listed twice in a way that repeats an id.
     pub fn all_pairs(files: &[String]) -> Result<Plan> {
-        let mut triples = Vec::new();
+        let mut plan = Plan::default();
+        if files.len() < 2 {
+            return Ok(plan);
+        }
+        let mut index = HashMap::new();
+        let at: Vec<usize> = files.iter().map(|f| plan.input(&mut index, f)).collect();
+        plan.pairs
+            .reserve(files.len() * files.len().saturating_sub(1) / 2);
         for (i, a) in files.iter().enumerate() {
-            for b in &files[i + 1..] {
-                triples.push((a.clone(), b.clone(), None));
+            for (j, b) in files.iter().enumerate().skip(i + 1) {
+                let mut id = String::with_capacity(a.len() + 1 + b.len());
+                id.push_str(a);
+                id.push('|');
+                id.push_str(b);
+                plan.pairs.push(Pair {
+                    id,
+                    a: at[i],
+                    b: at[j],
+                });
             }
         }
-        Plan::from_triples(triples, "--all-pairs", |k| format!("pair {}", k + 1))
+        // Distinct files without a `|` make distinct ids (an id splits back into its two files).
+        if plan.inputs.len() < files.len() || files.iter().any(|f| f.contains('|')) {
+            plan.check_ids("--all-pairs", |k| format!("pair {}", k + 1))?;
+        }
+        Ok(plan)
     }
 
     /// `(reference, file)` for every file, in order; ids `REF|FILE`.
@@ -509,22 +539,23 @@ fn mass_bytes(m: &Mass) -> usize {
     8 * (rows * cols + rows + cols) + std::mem::size_of::<Mass>()
 }
 
-/// The outcome of one pair: its report, or why it could not be computed.
+/// The outcome of one pair: its report, or why it could not be computed. Its names borrow
+/// from the [`Plan`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Record {
+pub struct Record<'p> {
     /// Position of the pair in the plan.
     pub index: usize,
     /// The pair id.
-    pub id: String,
+    pub id: &'p str,
     /// Path of input A as written.
-    pub a: String,
+    pub a: &'p str,
     /// Path of input B as written.
-    pub b: String,
+    pub b: &'p str,
     /// The report, or the one-line reason the pair could not be computed.
     pub outcome: std::result::Result<Report, String>,
 }
 
-impl Record {
+impl Record<'_> {
     /// True when the pair was computed.
     pub fn is_ok(&self) -> bool {
         self.outcome.is_ok()
@@ -551,36 +582,53 @@ impl Record {
     }
 
     /// The JSON record: `id`, `status`, then the single-pair report's fields; for an error, `id`,
-    /// `status`, `error`, `version` and the input paths.
+    /// `status`, `error`, `version` and the input paths. Parsed back from
+    /// [`Record::write_json`].
     pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("id".into(), json!(self.id));
-        obj.insert("status".into(), json!(self.status()));
-        match &self.outcome {
-            Ok(report) => {
-                if let Value::Object(fields) = report.to_json() {
-                    obj.extend(fields);
-                }
-            }
-            Err(reason) => {
-                obj.insert("error".into(), json!(reason));
-                obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
-                obj.insert(
-                    "inputs".into(),
-                    json!({"a": {"path": self.a}, "b": {"path": self.b}}),
-                );
-            }
-        }
-        Value::Object(obj)
+        let mut buf = Vec::new();
+        self.append_json(&mut buf);
+        serde_json::from_slice(&buf).expect("the record's JSON form parses")
     }
 
-    /// Writes the JSON record on one line, followed by a newline.
+    /// Writes the JSON record on one line, followed by a newline: the single-pair report's JSON
+    /// form with `id` and `status` put first (an error record: `id`, `status`, `error`,
+    /// `version`, `inputs.a.path`, `inputs.b.path`).
     ///
     /// # Errors
     /// Any error of the writer.
-    pub fn write_json(&self, out: &mut dyn io::Write) -> io::Result<()> {
-        serde_json::to_writer(&mut *out, &self.to_json())?;
-        writeln!(out)
+    pub fn write_json<W: io::Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        self.append_json(&mut buf);
+        out.write_all(&buf)
+    }
+
+    /// Appends what [`Record::write_json`] writes to a buffer.
+    pub fn append_json(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(br#"{"id":"#);
+        json_str(buf, self.id);
+        match &self.outcome {
+            Ok(report) => {
+                buf.extend_from_slice(br#","status":"ok","#);
+                report.write_json_fields(buf);
+            }
+            Err(reason) => {
+                buf.extend_from_slice(br#","status":"error","error":"#);
+                json_str(buf, reason);
+                buf.extend_from_slice(
+                    concat!(
+                        r#","version":""#,
+                        env!("CARGO_PKG_VERSION"),
+                        r#"","inputs":{"a":{"path":"#
+                    )
+                    .as_bytes(),
+                );
+                json_str(buf, self.a);
+                buf.extend_from_slice(br#"},"b":{"path":"#);
+                json_str(buf, self.b);
+                buf.extend_from_slice(b"}}");
+            }
+        }
+        buf.extend_from_slice(b"}\n");
     }
 
     /// Writes one CSV (`delim = ','`) or TSV (`'\t'`) row: `id, a, b, status`, one value per
@@ -595,9 +643,9 @@ impl Record {
         delim: char,
     ) -> io::Result<()> {
         let mut fields: Vec<String> = vec![
-            self.id.clone(),
-            self.a.clone(),
-            self.b.clone(),
+            self.id.into(),
+            self.a.into(),
+            self.b.into(),
             self.status().into(),
         ];
         for &k in metrics {
@@ -694,6 +742,9 @@ pub struct Summary {
 /// parallel too), then handed to `sink` on the calling thread, in plan order when
 /// `opts.ordered`. Pair `i`'s `sliced` seed is [`pair_seed`]`(settings.params.sliced.seed, id)`.
 ///
+/// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a
+/// time while pairs are slow), so that cheap pairs do not pay for the hand-over one by one.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
 /// not an error.
@@ -701,7 +752,7 @@ pub fn run<T: Send>(
     plan: &Plan,
     settings: &Settings,
     opts: &RunOptions,
-    prepare: impl Fn(&Record) -> T + Sync,
+    prepare: impl Fn(&Record<'_>) -> T + Sync,
     sink: &mut dyn Sink<T>,
 ) -> Result<Summary> {
     settings.validate()?;
@@ -731,32 +782,45 @@ pub fn run<T: Send>(
         // pair, while a slow pair is still passed on at once.
         let mut batch: Vec<Done<T>> = Vec::new();
         let mut since = Instant::now();
+        let mut held = Held::default();
+        let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
+            let start = next.fetch_add(run_len, Ordering::Relaxed);
+            if start >= n {
                 break;
             }
-            let record = compute(plan, i, settings, &cache);
-            let failed_fast = !record.is_ok() && opts.fail_fast;
-            if failed_fast {
-                stop.store(true, Ordering::Relaxed);
-            }
-            let error = record
-                .outcome
-                .as_ref()
-                .err()
-                .map(|e| format!("{}: {e}", record.id));
+            let began = Instant::now();
             if batch.is_empty() {
-                since = Instant::now();
+                since = began;
             }
-            batch.push(Done {
-                index: i,
-                ok: record.is_ok(),
-                passed: record.passed(),
-                error,
-                item: prepare(&record),
-            });
-            if (failed_fast || batch.len() >= BATCH_LEN || since.elapsed() >= BATCH_TIME)
+            let mut failed_fast = false;
+            for i in start..(start + run_len).min(n) {
+                if i > start && stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let record = compute(plan, i, settings, &cache, &mut held);
+                failed_fast = !record.is_ok() && opts.fail_fast;
+                if failed_fast {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                batch.push(Done {
+                    index: i,
+                    ok: record.is_ok(),
+                    passed: record.passed(),
+                    error: record
+                        .outcome
+                        .as_ref()
+                        .err()
+                        .map(|e| format!("{}: {e}", record.id)),
+                    item: prepare(&record),
+                });
+                if failed_fast {
+                    break;
+                }
+            }
+            let now = Instant::now();
+            run_len = next_run_len(run_len, now - began);
+            if (failed_fast || batch.len() >= BATCH_LEN || now - since >= BATCH_TIME)
                 && tx.send(std::mem::take(&mut batch)).is_err()
             {
                 return;
@@ -776,7 +840,8 @@ pub fn run<T: Send>(
             pool.broadcast(|_| work(tx_all.clone()));
             drop(tx_all);
         });
-        let mut pending: BTreeMap<usize, T> = BTreeMap::new();
+        // Finished records waiting for an earlier one: `pending[k]` is record `want + k`.
+        let mut pending: VecDeque<Option<T>> = VecDeque::new();
         let mut want = 0usize;
         let mut open = true;
         let deliver = |sink: &mut dyn Sink<T>, i: usize, item: T, open: &mut bool| {
@@ -812,8 +877,13 @@ pub fn run<T: Send>(
                     summary.over_max += 1;
                 }
                 if opts.ordered {
-                    pending.insert(i, done.item);
-                    while let Some(item) = pending.remove(&want) {
+                    let k = i - want;
+                    if pending.len() <= k {
+                        pending.resize_with(k + 1, || None);
+                    }
+                    pending[k] = Some(done.item);
+                    while let Some(Some(_)) = pending.front() {
+                        let item = pending.pop_front().flatten().expect("checked");
                         deliver(sink, want, item, &mut open);
                         want += 1;
                     }
@@ -823,8 +893,10 @@ pub fn run<T: Send>(
             }
         }
         // After an early stop some pairs never ran: deliver the rest in order across the gaps.
-        for (i, item) in std::mem::take(&mut pending) {
-            deliver(sink, i, item, &mut open);
+        for (k, item) in std::mem::take(&mut pending).into_iter().enumerate() {
+            if let Some(item) = item {
+                deliver(sink, want + k, item, &mut open);
+            }
         }
         if open {
             sink.idle();
@@ -840,6 +912,19 @@ pub fn run<T: Send>(
 const BATCH_LEN: usize = 256;
 /// Longest a worker holds back a finished result.
 const BATCH_TIME: Duration = Duration::from_millis(20);
+/// About how long a worker's run of consecutive pairs should last.
+const RUN_TIME: Duration = Duration::from_millis(1);
+/// Most pairs in one run.
+const MAX_RUN_LEN: usize = 64;
+
+/// The length of a worker's next run, from how long its last run of `len` pairs took: as many
+/// pairs as fit in [`RUN_TIME`] at that pace, at least 1, at most [`MAX_RUN_LEN`], and at most
+/// double the last length.
+fn next_run_len(len: usize, took: Duration) -> usize {
+    let per_pair = took.as_secs_f64() / len as f64;
+    let fit = (RUN_TIME.as_secs_f64() / per_pair.max(1e-9)) as usize;
+    fit.clamp(1, MAX_RUN_LEN.min(2 * len))
+}
 
 /// A finished pair on its way from a worker to the calling thread.
 struct Done<T> {
@@ -850,13 +935,43 @@ struct Done<T> {
     item: T,
 }
 
+/// The last two inputs a worker fetched, so that consecutive pairs sharing an input (a row of
+/// all pairs, one against many) do not go back to the shared cache for it.
+#[derive(Default)]
+struct Held {
+    recent: [Option<(usize, Loaded)>; 2],
+}
+
+impl Held {
+    fn get(&mut self, i: usize, cache: &MassCache) -> Loaded {
+        if let Some(pos) = self
+            .recent
+            .iter()
+            .position(|r| matches!(r, Some((j, _)) if *j == i))
+        {
+            let (_, loaded) = self.recent[pos].as_ref().expect("found");
+            return loaded.clone();
+        }
+        let loaded = cache.get(i);
+        self.recent.swap(0, 1);
+        self.recent[0] = Some((i, loaded.clone()));
+        loaded
+    }
+}
+
 /// Computes pair `i` of the plan (its own `sliced` seed) into a record.
-fn compute(plan: &Plan, i: usize, settings: &Settings, cache: &MassCache) -> Record {
+fn compute<'p>(
+    plan: &'p Plan,
+    i: usize,
+    settings: &Settings,
+    cache: &MassCache,
+    held: &mut Held,
+) -> Record<'p> {
     let pair = &plan.pairs[i];
     let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
     let outcome = (|| {
-        let a = cache.get(pair.a).map_err(|e| e.to_string())?;
-        let b = cache.get(pair.b).map_err(|e| e.to_string())?;
+        let a = held.get(pair.a, cache).map_err(|e| e.to_string())?;
+        let b = held.get(pair.b, cache).map_err(|e| e.to_string())?;
         let mut params: Params = settings.params.clone();
         params.sliced.seed = pair_seed(settings.params.sliced.seed, &pair.id);
         settings
@@ -865,9 +980,9 @@ fn compute(plan: &Plan, i: usize, settings: &Settings, cache: &MassCache) -> Rec
     })();
     Record {
         index: i,
-        id: pair.id.clone(),
-        a: a_name.clone(),
-        b: b_name.clone(),
+        id: &pair.id,
+        a: a_name,
+        b: b_name,
         outcome,
     }
 }
@@ -1015,6 +1130,23 @@ mod tests {
         let all = Plan::all_pairs(&files).unwrap();
         let ids: Vec<&str> = all.pairs.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["p|q", "p|r", "q|r"]);
+        let err = |f: &[&str]| {
+            let files: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            Plan::all_pairs(&files)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert!(
+            err(&["p", "p", "q"])
+                .unwrap_err()
+                .contains("pair 3: pair id 'p|q' repeats pair 2")
+        );
+        assert!(
+            err(&["a|b", "c", "a", "b|c"])
+                .unwrap_err()
+                .contains("'a|b|c' repeats")
+        );
+        assert_eq!(err(&["p", "q", "p"]), Ok(()), "p|q, p|p, q|p are distinct");
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
         assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
@@ -1059,6 +1191,51 @@ mod tests {
             small.get(i).unwrap();
         }
         assert_eq!(small.decodes(), 4);
+    }
+
+    #[test]
+    fn json_records_are_the_report_with_id_and_status_first() {
+        use crate::report::tests::{reference_json, sample_reports};
+        use serde_json::{Map, json};
+        let mut outcomes: Vec<std::result::Result<Report, String>> =
+            sample_reports().into_iter().map(Ok).collect();
+        outcomes.push(Err("b \"1\".png: cannot read: \\ \u{1}".into()));
+        for outcome in outcomes {
+            let record = Record {
+                index: 3,
+                id: "a.png|b \"1\".png\t",
+                a: "a.png",
+                b: "b \"1\".png",
+                outcome,
+            };
+            // The record as it was first defined: a map built field by field.
+            let mut want = Map::new();
+            want.insert("id".into(), json!(record.id));
+            want.insert("status".into(), json!(record.status()));
+            match &record.outcome {
+                Ok(report) => {
+                    if let Value::Object(fields) = reference_json(report) {
+                        want.extend(fields);
+                    }
+                }
+                Err(reason) => {
+                    want.insert("error".into(), json!(reason));
+                    want.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+                    want.insert(
+                        "inputs".into(),
+                        json!({"a": {"path": record.a}, "b": {"path": record.b}}),
+                    );
+                }
+            }
+            let mut want = serde_json::to_vec(&Value::Object(want)).unwrap();
+            want.push(b'\n');
+            let mut got = Vec::new();
+            record.write_json(&mut got).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
     }
 
     #[test]

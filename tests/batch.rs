@@ -177,6 +177,52 @@ fn json_record_is_the_single_pair_report_plus_id_and_status() {
     assert_eq!(r["inputs"]["a"]["width"], 8);
 }
 
+/// The text with the value of every `"solve_seconds"` (a timing) replaced by `T`.
+fn without_timings(text: &str) -> String {
+    let key = "\"solve_seconds\":";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        let (head, tail) = rest.split_at(at + key.len());
+        out.push_str(head);
+        out.push('T');
+        rest = tail.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.eE".contains(c));
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn json_record_is_byte_for_byte_the_single_pair_json_after_id_and_status() {
+    // Every metric; kl is infinite on the dots, every value finite on the photos.
+    for (a, b) in [
+        ("dot_at_1_2.png", "dot_at_3_5.png"),
+        ("camera_32.png", "moon_32.png"),
+    ] {
+        let opts = ["-m", "all", "--max", "tv=0.25", "--max", "kl=1"];
+        let out = batch(&[&["--one-vs-many", a, b], &opts[..]].concat(), None);
+        let line = stdout(&out);
+        let record: Value = serde_json::from_str(&line).unwrap();
+        let seed = record["metrics"]["sliced"]["params"]["seed"].to_string();
+        let single = imgdist()
+            .args([a, b, "--format", "json", "--seed", &seed])
+            .args(opts)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), single.status.code(), "{a} {b}");
+        let single = stdout(&single);
+        let want = format!(
+            "{{\"id\":\"{a}|{b}\",\"status\":\"ok\",{}",
+            single.strip_prefix('{').unwrap()
+        );
+        assert_eq!(without_timings(&line), without_timings(&want));
+    }
+    assert_eq!(
+        without_timings(r#"{"solve_seconds":1.5e-3},"solve_seconds":2}"#),
+        r#"{"solve_seconds":T},"solve_seconds":T}"#
+    );
+}
+
 #[test]
 fn csv_and_tsv_outputs_are_pinned() {
     let args = [

@@ -174,7 +174,8 @@ type Item = (Vec<u8>, Option<(usize, usize, f64)>);
 /// Writes the records to standard output, ticks the progress bar, fills the matrix.
 struct Output<W: Write> {
     out: W,
-    progress: ProgressBar,
+    /// None when no bar is drawn.
+    progress: Option<ProgressBar>,
     matrix: Option<Matrix>,
     error: Option<io::Error>,
 }
@@ -196,7 +197,9 @@ impl<W: Write> Output<W> {
 
 impl<W: Write> Sink<Item> for Output<W> {
     fn record(&mut self, _index: usize, (line, cell): Item) -> bool {
-        self.progress.inc(1);
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
         if let (Some(m), Some((i, j, v))) = (&mut self.matrix, cell) {
             m.set(i, j, v);
         }
@@ -210,9 +213,9 @@ impl<W: Write> Sink<Item> for Output<W> {
     }
 }
 
-fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
+fn progress_bar(len: usize, quiet: bool) -> Option<ProgressBar> {
     if quiet || !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return None;
     }
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
@@ -220,7 +223,7 @@ fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar
+    Some(bar)
 }
 
 /// Runs batch mode on the arguments after `batch`; returns the exit code of the contract.
@@ -334,11 +337,12 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     let pairs = &plan.pairs;
     let prepare = |record: &Record| -> Item {
         let mut line = Vec::with_capacity(512);
-        let written = match delimiter {
-            None => record.write_json(&mut line),
-            Some(d) => record.write_delimited(&mut line, metrics, d),
-        };
-        written.expect("writing to memory does not fail");
+        match delimiter {
+            None => record.append_json(&mut line),
+            Some(d) => record
+                .write_delimited(&mut line, metrics, d)
+                .expect("writing to memory does not fail"),
+        }
         let pair = &pairs[record.index];
         let cell = matrix_metric
             .and_then(|k| record.value(k))
@@ -346,7 +350,9 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         (line, cell)
     };
     let summary = batch::run(&plan, &settings, &opts, prepare, &mut output)?;
-    output.progress.finish_and_clear();
+    if let Some(bar) = &output.progress {
+        bar.finish_and_clear();
+    }
     let r = output.out.flush();
     output.check(r);
     if let Some(err) = output.error {
