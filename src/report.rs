@@ -270,6 +270,7 @@ pub fn finite_or_null(v: f64) -> Value {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::metric::Extras;
 
     #[test]
     fn value_formatting() {
@@ -364,6 +365,7 @@ pub(crate) mod tests {
                 value,
                 params: obj(params),
                 details: obj(details),
+                extras: Extras::None,
             },
             max,
         };
