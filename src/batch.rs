@@ -26,7 +26,7 @@
 //! decoded again when a later pair needs them. Each worker also keeps the last two inputs it
 //! fetched, so a dropped mass may live on until that worker moves past it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::str::FromStr;
@@ -708,12 +708,13 @@ impl Default for RunOptions {
     }
 }
 
-/// Receives the prepared records of a [`run`] on the calling thread.
+/// Receives the prepared records of a [`run`] on the calling thread, a run of consecutive
+/// pairs at a time.
 pub trait Sink<T> {
-    /// Takes the prepared record of pair `index`. Returning false stops the run (e.g. a closed
-    /// pipe): no new pair starts.
-    fn record(&mut self, index: usize, item: T) -> bool;
-    /// Called when no record is waiting (a good moment to flush). Returning false stops the run.
+    /// Takes the records of the pairs `first..first + count`, prepared into one `T`. Returning
+    /// false stops the run (e.g. a closed pipe): no new pair starts.
+    fn record(&mut self, first: usize, count: usize, item: T) -> bool;
+    /// Called when nothing is waiting (a good moment to flush). Returning false stops the run.
     fn idle(&mut self) -> bool {
         true
     }
@@ -738,21 +739,21 @@ pub struct Summary {
 
 /// Computes every pair of `plan` on `opts.jobs` threads.
 ///
-/// Each record is turned into a `T` by `prepare` on the worker thread (so formatting runs in
-/// parallel too), then handed to `sink` on the calling thread, in plan order when
-/// `opts.ordered`. Pair `i`'s `sliced` seed is [`pair_seed`]`(settings.params.sliced.seed, id)`.
-///
-/// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a
-/// time while pairs are slow), so that cheap pairs do not pay for the hand-over one by one.
+/// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a time
+/// while pairs are slow), so that cheap pairs do not pay for the hand-over one by one. Each
+/// record of a run is added by `prepare` to the run's `T` (from `T::default()`) on the worker
+/// thread, so formatting runs in parallel too; the run's `T` is handed to `sink` on the calling
+/// thread, runs in plan order when `opts.ordered`, else as they finish. Pair `i`'s `sliced` seed
+/// is [`pair_seed`]`(settings.params.sliced.seed, id)`.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
 /// not an error.
-pub fn run<T: Send>(
+pub fn run<T: Default + Send>(
     plan: &Plan,
     settings: &Settings,
     opts: &RunOptions,
-    prepare: impl Fn(&Record<'_>) -> T + Sync,
+    prepare: impl Fn(&mut T, &Record<'_>) + Sync,
     sink: &mut dyn Sink<T>,
 ) -> Result<Summary> {
     settings.validate()?;
@@ -775,13 +776,9 @@ pub fn run<T: Send>(
     let stop = AtomicBool::new(false);
     let mut summary = Summary::default();
     let mut first_error: Option<(usize, String)> = None;
-    let (tx, rx) = mpsc::channel::<Vec<Done<T>>>();
+    let (tx, rx) = mpsc::channel::<Done<T>>();
 
-    let work = |tx: mpsc::Sender<Vec<Done<T>>>| {
-        // Results travel in small batches: one wake-up of the receiving thread per batch, not per
-        // pair, while a slow pair is still passed on at once.
-        let mut batch: Vec<Done<T>> = Vec::new();
-        let mut since = Instant::now();
+    let work = |tx: mpsc::Sender<Done<T>>| {
         let mut held = Held::default();
         let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
@@ -790,44 +787,40 @@ pub fn run<T: Send>(
                 break;
             }
             let began = Instant::now();
-            if batch.is_empty() {
-                since = began;
-            }
-            let mut failed_fast = false;
+            let mut done = Done {
+                start,
+                end: start,
+                errors: 0,
+                over_max: 0,
+                first_error: None,
+                item: T::default(),
+            };
             for i in start..(start + run_len).min(n) {
                 if i > start && stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let record = compute(plan, i, settings, &cache, &mut held);
-                failed_fast = !record.is_ok() && opts.fail_fast;
-                if failed_fast {
-                    stop.store(true, Ordering::Relaxed);
+                done.end = i + 1;
+                match &record.outcome {
+                    Err(reason) => {
+                        done.errors += 1;
+                        if done.first_error.is_none() {
+                            done.first_error = Some((i, format!("{}: {reason}", record.id)));
+                        }
+                    }
+                    Ok(report) if !report.passed() => done.over_max += 1,
+                    Ok(_) => {}
                 }
-                batch.push(Done {
-                    index: i,
-                    ok: record.is_ok(),
-                    passed: record.passed(),
-                    error: record
-                        .outcome
-                        .as_ref()
-                        .err()
-                        .map(|e| format!("{}: {e}", record.id)),
-                    item: prepare(&record),
-                });
-                if failed_fast {
+                prepare(&mut done.item, &record);
+                if !record.is_ok() && opts.fail_fast {
+                    stop.store(true, Ordering::Relaxed);
                     break;
                 }
             }
-            let now = Instant::now();
-            run_len = next_run_len(run_len, now - began);
-            if (failed_fast || batch.len() >= BATCH_LEN || now - since >= BATCH_TIME)
-                && tx.send(std::mem::take(&mut batch)).is_err()
-            {
+            run_len = next_run_len(done.end - start, began.elapsed());
+            if tx.send(done).is_err() {
                 return;
             }
-        }
-        if !batch.is_empty() {
-            let _ = tx.send(batch);
         }
     };
 
@@ -840,63 +833,52 @@ pub fn run<T: Send>(
             pool.broadcast(|_| work(tx_all.clone()));
             drop(tx_all);
         });
-        // Finished records waiting for an earlier one: `pending[k]` is record `want + k`.
-        let mut pending: VecDeque<Option<T>> = VecDeque::new();
+        // Runs waiting for an earlier one, by their first pair.
+        let mut pending: BTreeMap<usize, Done<T>> = BTreeMap::new();
         let mut want = 0usize;
         let mut open = true;
-        let deliver = |sink: &mut dyn Sink<T>, i: usize, item: T, open: &mut bool| {
-            if *open && !sink.record(i, item) {
+        let deliver = |sink: &mut dyn Sink<T>, done: Done<T>, open: &mut bool| {
+            if *open && !sink.record(done.start, done.end - done.start, done.item) {
                 *open = false;
                 stop.store(true, Ordering::Relaxed);
             }
         };
         loop {
-            let msgs = match rx.try_recv() {
-                Ok(msgs) => msgs,
+            let done = match rx.try_recv() {
+                Ok(done) => done,
                 Err(mpsc::TryRecvError::Empty) => {
                     if open && !sink.idle() {
                         open = false;
                         stop.store(true, Ordering::Relaxed);
                     }
                     match rx.recv() {
-                        Ok(msgs) => msgs,
+                        Ok(done) => done,
                         Err(_) => break,
                     }
                 }
                 Err(mpsc::TryRecvError::Disconnected) => break,
             };
-            for done in msgs {
-                let i = done.index;
-                summary.done += 1;
-                if !done.ok {
-                    summary.errors += 1;
-                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
-                        first_error = done.error.map(|e| (i, e));
-                    }
-                } else if !done.passed {
-                    summary.over_max += 1;
+            summary.done += done.end - done.start;
+            summary.errors += done.errors;
+            summary.over_max += done.over_max;
+            if let Some((i, _)) = &done.first_error
+                && first_error.as_ref().is_none_or(|(j, _)| i < j)
+            {
+                first_error = done.first_error.clone();
+            }
+            if opts.ordered {
+                pending.insert(done.start, done);
+                while let Some(done) = pending.remove(&want) {
+                    want = done.end;
+                    deliver(sink, done, &mut open);
                 }
-                if opts.ordered {
-                    let k = i - want;
-                    if pending.len() <= k {
-                        pending.resize_with(k + 1, || None);
-                    }
-                    pending[k] = Some(done.item);
-                    while let Some(Some(_)) = pending.front() {
-                        let item = pending.pop_front().flatten().expect("checked");
-                        deliver(sink, want, item, &mut open);
-                        want += 1;
-                    }
-                } else {
-                    deliver(sink, i, done.item, &mut open);
-                }
+            } else {
+                deliver(sink, done, &mut open);
             }
         }
         // After an early stop some pairs never ran: deliver the rest in order across the gaps.
-        for (k, item) in std::mem::take(&mut pending).into_iter().enumerate() {
-            if let Some(item) = item {
-                deliver(sink, want + k, item, &mut open);
-            }
+        for (_, done) in std::mem::take(&mut pending) {
+            deliver(sink, done, &mut open);
         }
         if open {
             sink.idle();
@@ -908,30 +890,28 @@ pub fn run<T: Send>(
     Ok(summary)
 }
 
-/// Most results a worker holds back before passing them on.
-const BATCH_LEN: usize = 256;
-/// Longest a worker holds back a finished result.
-const BATCH_TIME: Duration = Duration::from_millis(20);
 /// About how long a worker's run of consecutive pairs should last.
 const RUN_TIME: Duration = Duration::from_millis(1);
 /// Most pairs in one run.
-const MAX_RUN_LEN: usize = 64;
+const MAX_RUN_LEN: usize = 256;
 
 /// The length of a worker's next run, from how long its last run of `len` pairs took: as many
 /// pairs as fit in [`RUN_TIME`] at that pace, at least 1, at most [`MAX_RUN_LEN`], and at most
 /// double the last length.
 fn next_run_len(len: usize, took: Duration) -> usize {
-    let per_pair = took.as_secs_f64() / len as f64;
+    let per_pair = took.as_secs_f64() / len.max(1) as f64;
     let fit = (RUN_TIME.as_secs_f64() / per_pair.max(1e-9)) as usize;
-    fit.clamp(1, MAX_RUN_LEN.min(2 * len))
+    fit.clamp(1, MAX_RUN_LEN.min(2 * len.max(1)))
 }
 
-/// A finished pair on its way from a worker to the calling thread.
+/// A finished run of pairs `start..end` on its way from a worker to the calling thread.
 struct Done<T> {
-    index: usize,
-    ok: bool,
-    passed: bool,
-    error: Option<String>,
+    start: usize,
+    end: usize,
+    errors: usize,
+    over_max: usize,
+    /// The run's first error: its pair and `id: reason`.
+    first_error: Option<(usize, String)>,
     item: T,
 }
 
@@ -1150,6 +1130,59 @@ mod tests {
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
         assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+    }
+
+    /// Collects what a run hands over: `(first, count, ids)` per run.
+    #[derive(Default)]
+    struct Collect(Vec<(usize, usize, Vec<String>)>);
+
+    impl Sink<Vec<String>> for Collect {
+        fn record(&mut self, first: usize, count: usize, ids: Vec<String>) -> bool {
+            self.0.push((first, count, ids));
+            true
+        }
+    }
+
+    #[test]
+    fn runs_cover_every_pair_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<String> = (0..30)
+            .map(|k| {
+                let path = dir.path().join(format!("m{k:02}.csv"));
+                std::fs::write(&path, format!("1,{k}\n{},1\n", k % 7)).unwrap();
+                path.display().to_string()
+            })
+            .collect();
+        let plan = Plan::all_pairs(&files).unwrap();
+        let settings = Settings {
+            metrics: vec![MetricKind::Tv],
+            ..Settings::default()
+        };
+        let prepare = |ids: &mut Vec<String>, r: &Record<'_>| ids.push(r.id.to_string());
+        for (jobs, ordered) in [(1, true), (2, true), (2, false)] {
+            let opts = RunOptions {
+                jobs,
+                ordered,
+                ..RunOptions::default()
+            };
+            let mut sink = Collect::default();
+            let summary = run(&plan, &settings, &opts, prepare, &mut sink).unwrap();
+            assert_eq!((summary.done, summary.errors), (435, 0));
+            let mut seen = Vec::new();
+            for (first, count, ids) in &sink.0 {
+                assert_eq!(ids.len(), *count);
+                let want: Vec<&str> = plan.pairs[*first..first + count]
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect();
+                assert_eq!(ids, &want, "a run holds consecutive pairs");
+                seen.extend(*first..first + count);
+            }
+            if !ordered {
+                seen.sort_unstable();
+            }
+            assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
+        }
     }
 
     #[test]

@@ -168,8 +168,21 @@ fn json_value(record: &Value, kind: MetricKind) -> Option<f64> {
     }
 }
 
-/// What the calling thread receives for each pair: the formatted line, and the matrix cell.
-type Item = (Vec<u8>, Option<(usize, usize, f64)>);
+/// What the calling thread receives for a run of consecutive pairs: their formatted lines, and
+/// their matrix cells.
+struct Lines {
+    text: Vec<u8>,
+    cells: Vec<(usize, usize, f64)>,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines {
+            text: Vec::with_capacity(1 << 12),
+            cells: Vec::new(),
+        }
+    }
+}
 
 /// Writes the records to standard output, ticks the progress bar, fills the matrix.
 struct Output<W: Write> {
@@ -195,15 +208,17 @@ impl<W: Write> Output<W> {
     }
 }
 
-impl<W: Write> Sink<Item> for Output<W> {
-    fn record(&mut self, _index: usize, (line, cell): Item) -> bool {
+impl<W: Write> Sink<Lines> for Output<W> {
+    fn record(&mut self, _first: usize, count: usize, lines: Lines) -> bool {
         if let Some(bar) = &self.progress {
-            bar.inc(1);
+            bar.inc(count as u64);
         }
-        if let (Some(m), Some((i, j, v))) = (&mut self.matrix, cell) {
-            m.set(i, j, v);
+        if let Some(m) = &mut self.matrix {
+            for &(i, j, v) in &lines.cells {
+                m.set(i, j, v);
+            }
         }
-        let r = self.out.write_all(&line);
+        let r = self.out.write_all(&lines.text);
         self.check(r)
     }
 
@@ -335,19 +350,17 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     }
     let metrics = &settings.metrics;
     let pairs = &plan.pairs;
-    let prepare = |record: &Record| -> Item {
-        let mut line = Vec::with_capacity(512);
+    let prepare = |lines: &mut Lines, record: &Record| {
         match delimiter {
-            None => record.append_json(&mut line),
+            None => record.append_json(&mut lines.text),
             Some(d) => record
-                .write_delimited(&mut line, metrics, d)
+                .write_delimited(&mut lines.text, metrics, d)
                 .expect("writing to memory does not fail"),
         }
-        let pair = &pairs[record.index];
-        let cell = matrix_metric
-            .and_then(|k| record.value(k))
-            .map(|v| (pair.a, pair.b, v));
-        (line, cell)
+        if let Some(v) = matrix_metric.and_then(|k| record.value(k)) {
+            let pair = &pairs[record.index];
+            lines.cells.push((pair.a, pair.b, v));
+        }
     };
     let summary = batch::run(&plan, &settings, &opts, prepare, &mut output)?;
     if let Some(bar) = &output.progress {
