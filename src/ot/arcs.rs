@@ -44,6 +44,29 @@ impl Ground {
     }
 }
 
+/// The largest cost between any source and any target, bounded by their bounding boxes (0 when
+/// either side is empty): the path-cost bound of every bipartite arc set between them.
+pub fn largest_cost(sources: &[(f64, f64)], targets: &[(f64, f64)], ground: Ground) -> f64 {
+    if sources.is_empty() || targets.is_empty() {
+        return 0.0;
+    }
+    let bbox = |pts: &[(f64, f64)]| {
+        pts.iter().fold(
+            (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ),
+            |(x0, x1, y0, y1), &(x, y)| (x0.min(x), x1.max(x), y0.min(y), y1.max(y)),
+        )
+    };
+    let (s, t) = (bbox(sources), bbox(targets));
+    let dx = (s.1 - t.0).abs().max((t.1 - s.0).abs());
+    let dy = (s.3 - t.2).abs().max((t.3 - s.2).abs());
+    ground.cost(dx, dy)
+}
+
 /// The complete bipartite graph from source points to target points.
 #[derive(Debug, Clone)]
 pub struct Bipartite<'a> {
@@ -59,25 +82,7 @@ pub struct Bipartite<'a> {
 impl<'a> Bipartite<'a> {
     /// Sources are nodes `0..sources.len()`, targets follow.
     pub fn new(sources: &'a [(f64, f64)], targets: &'a [(f64, f64)], ground: Ground) -> Self {
-        let bbox = |pts: &[(f64, f64)]| {
-            pts.iter().fold(
-                (
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                ),
-                |(x0, x1, y0, y1), &(x, y)| (x0.min(x), x1.max(x), y0.min(y), y1.max(y)),
-            )
-        };
-        let (s, t) = (bbox(sources), bbox(targets));
-        let dx = (s.1 - t.0).abs().max((t.1 - s.0).abs());
-        let dy = (s.3 - t.2).abs().max((t.3 - s.2).abs());
-        let bound = if sources.is_empty() || targets.is_empty() {
-            0.0
-        } else {
-            ground.cost(dx, dy)
-        };
+        let bound = largest_cost(sources, targets, ground);
         Bipartite {
             sources,
             targets,

@@ -195,7 +195,7 @@ fn solve_priced(
         n < u32::MAX as usize && m < u32::MAX as usize,
         "u32 point ids"
     );
-    let bound = super::arcs::Bipartite::new(sources, targets, ground).path_cost_bound();
+    let bound = super::arcs::largest_cost(sources, targets, ground);
     let eps = TOLERANCE * bound.max(1.0);
     let mut arcs = SparseArcs {
         sources,
@@ -470,6 +470,25 @@ mod tests {
         (pts, normalised(w))
     }
 
+    /// The dense simplex's optimal cost, the reference.
+    fn dense_cost(
+        xs: &[(f64, f64)],
+        wa: &[f64],
+        ys: &[(f64, f64)],
+        wb: &[f64],
+        ground: Ground,
+    ) -> f64 {
+        let mut supply = wa.to_vec();
+        supply.extend(wb.iter().map(|w| -w));
+        network_simplex::solve(
+            &Bipartite::new(xs, ys, ground),
+            &supply,
+            &Options::default(),
+        )
+        .unwrap()
+        .cost
+    }
+
     fn normalised(mut w: Vec<f64>) -> Vec<f64> {
         let s: f64 = w.iter().sum();
         w.iter_mut().for_each(|x| *x /= s);
@@ -483,19 +502,12 @@ mod tests {
                 let (xs, wa) = cloud(60, seed);
                 let (ys, wb) = cloud(45, seed + 100);
                 let t = solve(&xs, &wa, &ys, &wb, ground, &[], |_| {}).unwrap();
-                let mut supply = wa.clone();
-                supply.extend(wb.iter().map(|w| -w));
-                let dense = network_simplex::solve(
-                    &Bipartite::new(&xs, &ys, ground),
-                    &supply,
-                    &Options::default(),
-                )
-                .unwrap();
+                let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
                 assert!(
-                    (t.cost - dense.cost).abs() <= 1e-12 * dense.cost.max(1.0),
+                    (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
                     "{ground:?} {seed}: {} vs {}",
                     t.cost,
-                    dense.cost
+                    dense
                 );
                 // Independent check of the certificate: every pair, the plan's marginals, the gap.
                 let mut worst = 0.0f64;
@@ -541,14 +553,7 @@ mod tests {
             for seed in 0..3 {
                 let (xs, wa) = lattice_cloud(seed);
                 let (ys, wb) = lattice_cloud(seed + 50);
-                let mut supply = wa.clone();
-                supply.extend(wb.iter().map(|w| -w));
-                let dense = network_simplex::solve(
-                    &Bipartite::new(&xs, &ys, ground),
-                    &supply,
-                    &Options::default(),
-                )
-                .unwrap();
+                let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
                 // A guess of pairs (every third pair, in a scrambled order) exercises the
                 // greedy start; none exercises the north-west corner.
                 let guess: Vec<(usize, usize)> = (0..xs.len() * ys.len())
@@ -566,11 +571,11 @@ mod tests {
                         let t = solve_priced(&xs, &wa, &ys, &wb, ground, initial, pricer, |_| {})
                             .unwrap();
                         assert!(
-                            (t.cost - dense.cost).abs() <= 1e-12 * dense.cost.max(1.0),
+                            (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
                             "{ground:?} {seed} {}: {} vs {}",
                             pricer.name(),
                             t.cost,
-                            dense.cost
+                            dense
                         );
                         assert!(t.certificate.max_violation < 1e-10 && t.certificate.gap < 1e-10);
                     }
