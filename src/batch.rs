@@ -478,7 +478,14 @@ impl MassCache {
     /// If `i` is not an index of the inputs.
     pub fn get(&self, i: usize) -> Loaded {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        self.last_used[i].store(tick, Ordering::Relaxed);
+        self.get_stamped(i, tick)
+    }
+
+    /// As [`MassCache::get`], with the recency stamp chosen by the caller instead of taken from
+    /// the cache's clock: batch workers stamp with the pair's position in the plan, so that the
+    /// threads do not all write one counter for every pair.
+    fn get_stamped(&self, i: usize, stamp: u64) -> Loaded {
+        self.last_used[i].store(stamp, Ordering::Relaxed);
         // Many threads read a held mass at once; only decoding takes the slot exclusively, so a
         // thread needing an input being decoded waits for it instead of decoding it again.
         let held = self.slots[i].read().unwrap_or_else(|p| p.into_inner());
@@ -916,26 +923,36 @@ struct Done<T> {
 }
 
 /// The last two inputs a worker fetched, so that consecutive pairs sharing an input (a row of
-/// all pairs, one against many) do not go back to the shared cache for it.
+/// all pairs, one against many) do not go back to the shared cache for it, nor touch its shared
+/// reference count.
 #[derive(Default)]
 struct Held {
     recent: [Option<(usize, Loaded)>; 2],
 }
 
 impl Held {
-    fn get(&mut self, i: usize, cache: &MassCache) -> Loaded {
-        if let Some(pos) = self
+    /// Makes input `i` the most recent of the two held (the other stays), fetching it from the
+    /// cache unless it already is held.
+    fn fetch(&mut self, i: usize, stamp: u64, cache: &MassCache) {
+        let at = self
             .recent
             .iter()
-            .position(|r| matches!(r, Some((j, _)) if *j == i))
-        {
-            let (_, loaded) = self.recent[pos].as_ref().expect("found");
-            return loaded.clone();
+            .position(|r| matches!(r, Some((j, _)) if *j == i));
+        if at != Some(0) {
+            self.recent.swap(0, 1);
         }
-        let loaded = cache.get(i);
-        self.recent.swap(0, 1);
-        self.recent[0] = Some((i, loaded.clone()));
-        loaded
+        if at.is_none() {
+            self.recent[0] = Some((i, cache.get_stamped(i, stamp)));
+        }
+    }
+
+    /// Input `i`, if held.
+    fn find(&self, i: usize) -> Option<&Loaded> {
+        self.recent
+            .iter()
+            .flatten()
+            .find(|(j, _)| *j == i)
+            .map(|(_, l)| l)
     }
 }
 
@@ -950,12 +967,16 @@ fn compute<'p>(
     let pair = &plan.pairs[i];
     let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
     let outcome = (|| {
-        let a = held.get(pair.a, cache).map_err(|e| e.to_string())?;
-        let b = held.get(pair.b, cache).map_err(|e| e.to_string())?;
+        let stamp = i as u64 + 1;
+        held.fetch(pair.a, stamp, cache);
+        held.fetch(pair.b, stamp, cache);
+        let loaded = |k| held.find(k).expect("both inputs just fetched");
+        let a = loaded(pair.a).as_ref().map_err(|e| e.to_string())?;
+        let b = loaded(pair.b).as_ref().map_err(|e| e.to_string())?;
         let mut params: Params = settings.params.clone();
         params.sliced.seed = pair_seed(settings.params.sliced.seed, &pair.id);
         settings
-            .report(&params, [a_name, b_name], &a, &b)
+            .report(&params, [a_name, b_name], a, b)
             .map_err(|e| error_chain(&e))
     })();
     Record {
@@ -1269,6 +1290,29 @@ mod tests {
                 String::from_utf8(want).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn a_worker_holds_both_inputs_of_a_pair_and_keeps_a_row_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<String> = (0..3)
+            .map(|k| {
+                let path = dir.path().join(format!("m{k}.csv"));
+                std::fs::write(&path, format!("1,{k}\n")).unwrap();
+                path.display().to_string()
+            })
+            .collect();
+        let cache = MassCache::new(inputs, LoadOptions::default(), 1 << 20);
+        let mut held = Held::default();
+        let pairs = [(0, 1), (0, 2), (0, 1), (1, 1), (2, 0), (0, 2)];
+        for (stamp, &(a, b)) in pairs.iter().enumerate() {
+            held.fetch(a, stamp as u64 + 1, &cache);
+            held.fetch(b, stamp as u64 + 1, &cache);
+            assert!(held.find(a).is_some() && held.find(b).is_some(), "{a}, {b}");
+        }
+        // Input 0 stayed held through its row: fetched from the cache at pairs 1 and 5 only.
+        assert_eq!(cache.last_used[0].load(Ordering::Relaxed), 5);
+        assert_eq!(cache.decodes(), 3);
     }
 
     #[test]
