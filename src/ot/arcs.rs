@@ -9,7 +9,7 @@
 //!   exactly W₁ with cityblock ground cost (Ling & Okada, "An efficient earth mover's distance
 //!   algorithm for robust histogram comparison", 2007), with about 4N arcs instead of N².
 
-use super::network_simplex::ArcSet;
+use super::network_simplex::{ArcSet, Potentials, scan_arcs};
 
 /// Ground cost between two points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +118,14 @@ impl ArcSet for Bipartite<'_> {
         self.bound
     }
 
-    fn most_negative(&self, range: std::ops::Range<usize>, pi: &[f64]) -> (f64, usize) {
+    fn most_negative(&self, range: std::ops::Range<usize>, pi: Potentials<'_>) -> (f64, usize) {
+        let Potentials {
+            by_slot: pi,
+            slot_of: None,
+        } = pi
+        else {
+            return scan_arcs(self, range, pi);
+        };
         match self.ground {
             Ground::Euclidean => self.scan(range, pi, |dx, dy| (dx * dx + dy * dy).sqrt()),
             Ground::SqEuclidean => self.scan(range, pi, |dx, dy| dx * dx + dy * dy),
@@ -264,7 +271,14 @@ impl ArcSet for Grid4<'_> {
         span(self.rows) + span(self.cols)
     }
 
-    fn most_negative(&self, range: std::ops::Range<usize>, pi: &[f64]) -> (f64, usize) {
+    fn most_negative(&self, range: std::ops::Range<usize>, pi: Potentials<'_>) -> (f64, usize) {
+        let Potentials {
+            by_slot: pi,
+            slot_of: None,
+        } = pi
+        else {
+            return scan_arcs(self, range, pi);
+        };
         // Walk the range node by node, tracking (i, j) incrementally instead of dividing.
         let (h, w) = (self.rows.len(), self.cols.len());
         let mut best = (0.0, usize::MAX);

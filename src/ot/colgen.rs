@@ -28,7 +28,7 @@
 //! (2020).
 
 use super::arcs::Ground;
-use super::network_simplex::{self, ArcSet, Basis, Options, Start, StartTree};
+use super::network_simplex::{self, ArcSet, Basis, Options, Potentials, Start, StartTree};
 use super::pricing::Pricer;
 use crate::error::{Error, Result};
 
@@ -76,8 +76,31 @@ impl ArcSet for SparseArcs<'_> {
         self.bound
     }
 
-    fn most_negative(&self, range: std::ops::Range<usize>, pi: &[f64]) -> (f64, usize) {
-        let sinks = &pi[self.sources.len()..];
+    fn most_negative(&self, range: std::ops::Range<usize>, pi: Potentials<'_>) -> (f64, usize) {
+        let ns = self.sources.len();
+        let by_slot = pi.by_slot;
+        match pi.slot_of {
+            Some(slot_of) => {
+                let sinks = &slot_of[ns..];
+                self.scan(range, |i| by_slot[slot_of[i]], |j| by_slot[sinks[j]])
+            }
+            None => {
+                let sinks = &by_slot[ns..];
+                self.scan(range, |i| by_slot[i], |j| sinks[j])
+            }
+        }
+    }
+}
+
+impl SparseArcs<'_> {
+    /// The most negative reduced cost over `range`, given each source's and target's potential.
+    #[inline(always)]
+    fn scan(
+        &self,
+        range: std::ops::Range<usize>,
+        pi_source: impl Fn(usize) -> f64,
+        pi_target: impl Fn(usize) -> f64,
+    ) -> (f64, usize) {
         let mut best = (0.0, usize::MAX);
         let (from, to, cost) = (
             &self.from[range.clone()],
@@ -85,7 +108,7 @@ impl ArcSet for SparseArcs<'_> {
             &self.cost[range.clone()],
         );
         for (k, ((&i, &j), &c)) in from.iter().zip(to).zip(cost).enumerate() {
-            let rc = c + pi[i as usize] - sinks[j as usize];
+            let rc = c + pi_source(i as usize) - pi_target(j as usize);
             if rc < best.0 {
                 best = (rc, range.start + k);
             }
@@ -224,7 +247,10 @@ fn solve_priced(
     supply.extend(wb.iter().map(|w| -w));
     // Pricing blocks of √arcs (the solver's default) measured best on 64² pairs (4·√arcs and
     // 8·√arcs were slower).
-    let opts = Options::default();
+    let opts = Options {
+        renumber: true,
+        ..Options::default()
+    };
     let mut basis: Option<Basis> = None;
     let mut pivots = 0u64;
     let max_rounds = 64.max(n + m);
