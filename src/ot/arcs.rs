@@ -122,6 +122,7 @@ impl ArcSet for Bipartite<'_> {
         let Potentials {
             by_slot: pi,
             slot_of: None,
+            tag: [],
         } = pi
         else {
             return scan_arcs(self, range, pi);
@@ -275,6 +276,7 @@ impl ArcSet for Grid4<'_> {
         let Potentials {
             by_slot: pi,
             slot_of: None,
+            tag: [],
         } = pi
         else {
             return scan_arcs(self, range, pi);

@@ -28,7 +28,9 @@
 //! (2020).
 
 use super::arcs::Ground;
-use super::network_simplex::{self, ArcSet, Basis, Options, Potentials, Start, StartTree};
+use super::network_simplex::{
+    self, ArcSet, Basis, Options, Potentials, Start, StartTree, scan_arcs,
+};
 use super::pricing::Pricer;
 use crate::error::{Error, Result};
 
@@ -80,10 +82,12 @@ impl ArcSet for SparseArcs<'_> {
         let ns = self.sources.len();
         let by_slot = pi.by_slot;
         match pi.slot_of {
-            Some(slot_of) => {
-                let sinks = &slot_of[ns..];
-                self.scan(range, |i| by_slot[slot_of[i]], |j| by_slot[sinks[j]])
+            Some(slot_of) if !pi.tag.is_empty() => {
+                let (sinks, tag) = (&slot_of[ns..], pi.tag);
+                let at = |s: usize| by_slot[s] + tag[s >> 6];
+                self.scan(range, |i| at(slot_of[i]), |j| at(sinks[j]))
             }
+            Some(_) => scan_arcs(self, range, pi),
             None => {
                 let sinks = &by_slot[ns..];
                 self.scan(range, |i| by_slot[i], |j| sinks[j])

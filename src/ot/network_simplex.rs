@@ -73,15 +73,19 @@ pub struct Potentials<'a> {
     pub by_slot: &'a [f64],
     /// Slot of each node; `None` when slots are nodes.
     pub slot_of: Option<&'a [usize]>,
+    /// A shift for each block of 64 consecutive slots, added to each of its slots' potentials
+    /// (empty: none).
+    pub tag: &'a [f64],
 }
 
 impl Potentials<'_> {
     /// The potential of `node`.
     #[inline(always)]
     pub fn of(&self, node: usize) -> f64 {
-        match self.slot_of {
-            Some(slot_of) => self.by_slot[slot_of[node]],
-            None => self.by_slot[node],
+        let s = self.slot_of.map_or(node, |slot_of| slot_of[node]);
+        match self.tag.get(s >> 6) {
+            Some(t) => self.by_slot[s] + t,
+            None => self.by_slot[s],
         }
     }
 }
@@ -225,26 +229,99 @@ pub struct Basis {
     rev_thread: Vec<usize>,
     succ_num: Vec<usize>,
     last_succ: Vec<usize>,
-    /// Potential of each slot.
+    /// Potential of each slot, plus the tag of its block of 64 slots once renumbered.
     pi: Vec<f64>,
+    /// Once renumbered: a potential shift for each block of 64 consecutive slots, so that a
+    /// subtree walk adds to whole blocks at once (empty before).
+    tag: Vec<f64>,
+    /// Once renumbered: bit `s` is set when `thread[s] ≠ s + 1` (empty before), so that a walk
+    /// finds the end of each run of consecutive slots a word at a time.
+    breaks: Vec<u64>,
+    /// Blocks shifted through their tag (for tests).
+    #[cfg(test)]
+    tagged: usize,
 }
 
+/// Slots per potential tag: 2^6.
+const TAG_SHIFT: u32 = 6;
+
 impl Basis {
+    /// The potential of slot `s`.
+    #[inline(always)]
+    fn pot(&self, s: usize) -> f64 {
+        if self.tag.is_empty() {
+            self.pi[s]
+        } else {
+            self.pi[s] + self.tag[s >> TAG_SHIFT]
+        }
+    }
+
+    /// Sets `thread[s] = t`, keeping the run breaks up to date.
+    #[inline(always)]
+    fn set_thread(&mut self, s: usize, t: usize) {
+        self.thread[s] = t;
+        if let Some(word) = self.breaks.get_mut(s >> 6) {
+            let bit = 1u64 << (s & 63);
+            if t == s + 1 {
+                *word &= !bit;
+            } else {
+                *word |= bit;
+            }
+        }
+    }
+
+    /// The first slot `b ≥ s` whose thread successor is not `b + 1` (the last of its run).
+    #[inline(always)]
+    fn run_end(&self, s: usize) -> usize {
+        let mut k = s >> 6;
+        let mut word = self.breaks[k] & (u64::MAX << (s & 63));
+        while word == 0 {
+            k += 1;
+            word = self.breaks[k];
+        }
+        (k << 6) + word.trailing_zeros() as usize
+    }
+
+    /// Adds `sigma` to the potentials of slots `a..=b`: whole blocks through their tag.
+    fn add_range(&mut self, a: usize, b: usize, sigma: f64) {
+        const BLOCK: usize = 1 << TAG_SHIFT;
+        let mut s = a;
+        while s <= b {
+            let block_end = (s | (BLOCK - 1)).min(b);
+            if s & (BLOCK - 1) == 0 && block_end - s == BLOCK - 1 {
+                self.tag[s >> TAG_SHIFT] += sigma;
+                #[cfg(test)]
+                {
+                    self.tagged += 1;
+                }
+            } else {
+                for p in &mut self.pi[s..=block_end] {
+                    *p += sigma;
+                }
+            }
+            s = block_end + 1;
+        }
+    }
+
     /// Adds `sigma` to the potentials along the thread from slot `first` up to, not including,
     /// slot `end`; returns the number of runs of consecutive slots the stretch is made of.
     fn shift(&mut self, first: usize, end: usize, sigma: f64) -> usize {
         let mut runs = 0;
         let mut u = first;
         while u != end {
-            // The run u, u + 1, ... as far as the thread goes through consecutive slots.
-            let mut v = u;
-            while v + 1 != end && self.thread[v] == v + 1 {
-                v += 1;
-            }
-            for p in &mut self.pi[u..=v] {
-                *p += sigma;
-            }
             runs += 1;
+            if self.breaks.is_empty() {
+                self.pi[u] += sigma;
+                u = self.thread[u];
+                continue;
+            }
+            // The run u, u + 1, ..., v: the thread goes through consecutive slots.
+            let v = self.run_end(u);
+            if u < end && end <= v {
+                self.add_range(u, end - 1, sigma);
+                break;
+            }
+            self.add_range(u, v, sigma);
             u = self.thread[v];
         }
         runs
@@ -341,6 +418,10 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             succ_num: vec![1; total],
             last_succ: (0..total).collect(),
             pi: vec![0.0; total],
+            tag: Vec::new(),
+            breaks: Vec::new(),
+            #[cfg(test)]
+            tagged: 0,
         };
         for (u, &s) in supply.iter().enumerate() {
             b.pred[u] = m + u;
@@ -414,6 +495,11 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         let root = self.n;
         let total = self.n + 1;
         let b = &mut self.b;
+        if !b.tag.is_empty() {
+            for (s, p) in b.pi.iter_mut().enumerate() {
+                *p += b.tag[s >> TAG_SHIFT];
+            }
+        }
         // The old slot of each new slot, in thread order, run by run; the root stays last.
         let old_of = &mut self.scratch_old;
         old_of.clear();
@@ -469,6 +555,11 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         b.last_succ
             .extend(b.succ_num.iter().enumerate().map(|(k, &c)| k + c - 1));
         b.last_succ[root] = root - 1;
+        b.tag.clear();
+        b.tag.resize((total >> TAG_SHIFT) + 1, 0.0);
+        b.breaks.clear();
+        b.breaks.resize((total >> 6) + 1, 0);
+        b.breaks[root >> 6] |= 1 << (root & 63);
         self.scratch_basis = old;
         self.walked = 0;
     }
@@ -581,6 +672,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             let pi = Potentials {
                 by_slot: &self.b.pi,
                 slot_of: self.b.renumbered.then_some(&self.b.slot_of[..]),
+                tag: &self.b.tag,
             };
             let (rc, e) = self.arcs.most_negative(start..end, pi);
             if rc < best.0 {
@@ -695,12 +787,12 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             self.b.pred_flow[u_in] = in_flow;
             if self.b.thread[v_in] != u_out {
                 let mut after = self.b.thread[old_last_succ];
-                self.b.thread[old_rev_thread] = after;
+                self.b.set_thread(old_rev_thread, after);
                 self.b.rev_thread[after] = old_rev_thread;
                 after = self.b.thread[v_in];
-                self.b.thread[v_in] = u_out;
+                self.b.set_thread(v_in, u_out);
                 self.b.rev_thread[u_out] = v_in;
-                self.b.thread[old_last_succ] = after;
+                self.b.set_thread(old_last_succ, after);
                 self.b.rev_thread[after] = old_last_succ;
             }
         } else {
@@ -713,15 +805,15 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             let mut par_stem = v_in;
             let mut last = self.b.last_succ[u_in];
             let mut after = self.b.thread[last];
-            self.b.thread[v_in] = u_in;
+            self.b.set_thread(v_in, u_in);
             self.dirty_revs.clear();
             self.dirty_revs.push(v_in);
             while stem != u_out {
                 let next_stem = self.b.parent[stem];
-                self.b.thread[last] = next_stem;
+                self.b.set_thread(last, next_stem);
                 self.dirty_revs.push(last);
                 let before = self.b.rev_thread[stem];
-                self.b.thread[before] = after;
+                self.b.set_thread(before, after);
                 self.b.rev_thread[after] = before;
                 self.b.parent[stem] = par_stem;
                 par_stem = stem;
@@ -734,11 +826,11 @@ impl<'a, A: ArcSet> Tree<'a, A> {
                 after = self.b.thread[last];
             }
             self.b.parent[u_out] = par_stem;
-            self.b.thread[last] = thread_continue;
+            self.b.set_thread(last, thread_continue);
             self.b.rev_thread[thread_continue] = last;
             self.b.last_succ[u_out] = last;
             if old_rev_thread != v_in {
-                self.b.thread[old_rev_thread] = after;
+                self.b.set_thread(old_rev_thread, after);
                 self.b.rev_thread[after] = old_rev_thread;
             }
             for i in 0..self.dirty_revs.len() {
@@ -809,7 +901,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
     fn update_potential(&mut self, in_arc: usize, u_in: usize, v_in: usize) {
         let b = &mut self.b;
         let c = self.arcs.cost(in_arc);
-        let sigma = b.pi[v_in] - b.pi[u_in] - f64::from(b.pred_dir[u_in]) * c;
+        let sigma = b.pot(v_in) - b.pot(u_in) - f64::from(b.pred_dir[u_in]) * c;
         let end = b.thread[b.last_succ[u_in]];
         let subtree = b.succ_num[u_in];
         self.walked += if 2 * subtree <= self.n + 1 {
@@ -847,7 +939,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             });
         }
         flows.sort_unstable_by_key(|&(e, _)| e);
-        let potentials = (0..self.n).map(|u| self.b.pi[self.b.slot_of[u]]).collect();
+        let potentials = (0..self.n).map(|u| self.b.pot(self.b.slot_of[u])).collect();
         Ok(Solution {
             cost,
             flows,
@@ -1040,7 +1132,7 @@ mod tests {
             let e = b.pred[s];
             if e < t.b.art_base {
                 let (x, y) = t.arcs.endpoints(e).unwrap();
-                let rc = t.arcs.cost(e) + b.pi[b.slot_of[x]] - b.pi[b.slot_of[y]];
+                let rc = t.arcs.cost(e) + b.pot(b.slot_of[x]) - b.pot(b.slot_of[y]);
                 assert!(rc.abs() < 1e-9, "tree arcs are tight: {rc}");
                 let (x, y) = (b.slot_of[x], b.slot_of[y]);
                 assert!(
@@ -1061,13 +1153,20 @@ mod tests {
             seed ^= seed << 17;
             (seed >> 40) as f64 / (1u64 << 24) as f64
         };
-        let xs: Vec<(f64, f64)> = (0..30).map(|_| (rnd(), rnd())).collect();
-        let ys: Vec<(f64, f64)> = (0..25).map(|_| (rnd(), rnd())).collect();
-        let mut supply: Vec<f64> = xs.iter().map(|_| 1.0 / 30.0).collect();
-        supply.extend(ys.iter().map(|_| -1.0 / 25.0));
+        // Two 16 × 16 lattices with uneven masses: deep trees, whose subtree walks cover whole
+        // 64-slot blocks through their tags.
+        let lattice: Vec<(f64, f64)> = (0..256)
+            .map(|k| ((k / 16) as f64, (k % 16) as f64))
+            .collect();
+        let (xs, ys) = (lattice.clone(), lattice);
+        let wa: Vec<f64> = xs.iter().map(|_| 0.1 + rnd()).collect();
+        let wb: Vec<f64> = ys.iter().map(|_| 0.1 + rnd()).collect();
+        let (sa, sb) = (wa.iter().sum::<f64>(), wb.iter().sum::<f64>());
+        let mut supply: Vec<f64> = wa.iter().map(|w| w / sa).collect();
+        supply.extend(wb.iter().map(|w| -w / sb));
         let arcs = Bipartite::new(&xs, &ys, Ground::SqEuclidean);
         let want = solve(&arcs, &supply, &Options::default()).unwrap();
-        for every in [1, 3, 50] {
+        for every in [1, 7, 100] {
             let bound = arcs.path_cost_bound();
             let mut tree = Tree::new(&arcs, &supply, 2.0 * bound + 1.0, 0);
             let eps = 1e-12 * bound.max(1.0);
@@ -1083,7 +1182,11 @@ mod tests {
                 }
                 check_tree(&tree);
             }
-            assert!(pivots > 50, "a real workout: {pivots} pivots");
+            assert!(pivots > 300, "a real workout: {pivots} pivots");
+            assert!(
+                tree.b.tagged > 0,
+                "whole blocks were shifted through their tags"
+            );
             let sol = tree.solution(pivots, &supply).unwrap();
             check_certificate(&arcs, &supply, &sol);
             assert!(
