@@ -85,7 +85,11 @@ impl ArcSet for SparseArcs<'_> {
             Some(slot_of) if !pi.tag.is_empty() => {
                 let (sinks, tag) = (&slot_of[ns..], pi.tag);
                 let at = |s: usize| by_slot[s] + tag[s >> 6];
-                self.scan(range, |i| at(slot_of[i]), |j| at(sinks[j]))
+                self.scan(
+                    range,
+                    |i| at(slot_of[i] as usize),
+                    |j| at(sinks[j] as usize),
+                )
             }
             Some(_) => scan_arcs(self, range, pi),
             None => {

@@ -72,7 +72,7 @@ pub struct Potentials<'a> {
     /// Potential of each slot.
     pub by_slot: &'a [f64],
     /// Slot of each node; `None` when slots are nodes.
-    pub slot_of: Option<&'a [usize]>,
+    pub slot_of: Option<&'a [u32]>,
     /// A shift for each block of 64 consecutive slots, added to each of its slots' potentials
     /// (empty: none).
     pub tag: &'a [f64],
@@ -82,7 +82,7 @@ impl Potentials<'_> {
     /// The potential of `node`.
     #[inline(always)]
     pub fn of(&self, node: usize) -> f64 {
-        let s = self.slot_of.map_or(node, |slot_of| slot_of[node]);
+        let s = self.slot_of.map_or(node, |slot_of| slot_of[node] as usize);
         match self.tag.get(s >> 6) {
             Some(t) => self.by_slot[s] + t,
             None => self.by_slot[s],
@@ -217,7 +217,7 @@ pub struct Basis {
     /// Node in each slot.
     node_of: Vec<usize>,
     /// Slot of each node.
-    slot_of: Vec<usize>,
+    slot_of: Vec<u32>,
     /// Whether slots were ever renumbered (else each node is its own slot).
     renumbered: bool,
     parent: Vec<usize>,
@@ -401,13 +401,14 @@ const RENUMBER_RUNS_PER_NODE: usize = 3;
 impl<'a, A: ArcSet> Tree<'a, A> {
     fn new(arcs: &'a A, supply: &[f64], art_cost: f64, block_size: usize) -> Self {
         let n = arcs.node_count();
+        assert!(n < u32::MAX as usize, "u32 slots");
         let root = n;
         let m = arcs.arc_count();
         let total = n + 1;
         let mut b = Basis {
             art_base: m,
             node_of: (0..total).collect(),
-            slot_of: (0..total).collect(),
+            slot_of: (0..total as u32).collect(),
             renumbered: false,
             parent: vec![root; total],
             pred: vec![NONE; total],
@@ -541,7 +542,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         gather(&mut b.pred_flow, &old.pred_flow, old_of);
         gather(&mut b.pi, &old.pi, old_of);
         for (k, &u) in b.node_of.iter().enumerate() {
-            b.slot_of[u] = k;
+            b.slot_of[u] = k as u32;
         }
         b.thread.clear();
         b.thread.extend(1..=total);
@@ -690,44 +691,39 @@ impl<'a, A: ArcSet> Tree<'a, A> {
 
     fn pivot(&mut self, in_arc: usize) {
         let (src, tgt) = self.arcs.endpoints(in_arc).expect("entering arcs are real");
-        let (src, tgt) = (self.b.slot_of[src], self.b.slot_of[tgt]);
-        // Join node: the first common ancestor.
-        let (mut a, mut b) = (src, tgt);
+        let (src, tgt) = (self.b.slot_of[src] as usize, self.b.slot_of[tgt] as usize);
+        // Join node (the first common ancestor) and leaving arc in one walk up both sides:
+        // flow is pushed src → tgt along the entering arc, then tgt → join, and join → src down
+        // the tree. The side whose subtree is smaller steps up, so neither side passes the join.
+        // Strongly feasible rule: on the first side the blocking arc nearest src (strict), on
+        // the second the one nearest the join (non-strict), and the second side wins ties.
+        let (first, second) = (src, tgt);
+        let (mut a, mut b) = (first, second);
+        let (mut delta1, mut out1) = (f64::INFINITY, NONE);
+        let (mut delta2, mut out2) = (f64::INFINITY, NONE);
         while a != b {
             if self.b.succ_num[a] < self.b.succ_num[b] {
+                if self.b.pred_dir[a] == UP && self.b.pred_flow[a] < delta1 {
+                    delta1 = self.b.pred_flow[a];
+                    out1 = a;
+                }
                 a = self.b.parent[a];
             } else {
+                if self.b.pred_dir[b] == DOWN && self.b.pred_flow[b] <= delta2 {
+                    delta2 = self.b.pred_flow[b];
+                    out2 = b;
+                }
                 b = self.b.parent[b];
             }
         }
         let join = a;
-        // Leaving arc: flow is pushed src → tgt along the entering arc, then tgt → join, and
-        // join → src down the tree. Strongly feasible rule: strict on the first side,
-        // non-strict on the second.
-        let (first, second) = (src, tgt);
-        let mut delta = f64::INFINITY;
-        let mut u_out = NONE;
-        let mut result = 0;
-        let mut u = first;
-        while u != join {
-            if self.b.pred_dir[u] == UP && self.b.pred_flow[u] < delta {
-                delta = self.b.pred_flow[u];
-                u_out = u;
-                result = 1;
-            }
-            u = self.b.parent[u];
-        }
-        let mut u = second;
-        while u != join {
-            if self.b.pred_dir[u] == DOWN && self.b.pred_flow[u] <= delta {
-                delta = self.b.pred_flow[u];
-                u_out = u;
-                result = 2;
-            }
-            u = self.b.parent[u];
-        }
+        let (delta, u_out, result) = if out2 != NONE && delta2 <= delta1 {
+            (delta2, out2, 2)
+        } else {
+            (delta1, out1, 1)
+        };
         debug_assert!(
-            result != 0,
+            u_out != NONE,
             "uncapacitated cycles with negative cost cannot be unbounded here"
         );
         let (u_in, v_in) = if result == 1 {
@@ -774,7 +770,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         let old_succ_num = self.b.succ_num[u_out];
         let old_last_succ = self.b.last_succ[u_out];
         let v_out = self.b.parent[u_out];
-        let in_dir = if u_in == self.b.slot_of[self.arcs.endpoints(in_arc).unwrap().0] {
+        let in_dir = if u_in == self.b.slot_of[self.arcs.endpoints(in_arc).unwrap().0] as usize {
             UP
         } else {
             DOWN
@@ -939,7 +935,9 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             });
         }
         flows.sort_unstable_by_key(|&(e, _)| e);
-        let potentials = (0..self.n).map(|u| self.b.pot(self.b.slot_of[u])).collect();
+        let potentials = (0..self.n)
+            .map(|u| self.b.pot(self.b.slot_of[u] as usize))
+            .collect();
         Ok(Solution {
             cost,
             flows,
@@ -1104,7 +1102,7 @@ mod tests {
         let (b, n) = (&t.b, t.n);
         let root = n;
         for u in 0..=n {
-            assert_eq!(b.slot_of[b.node_of[u]], u);
+            assert_eq!(b.slot_of[b.node_of[u]] as usize, u);
             assert_eq!(b.rev_thread[b.thread[u]], u);
         }
         // Preorder: walking the thread from the root visits each slot once, and every slot's
@@ -1132,9 +1130,9 @@ mod tests {
             let e = b.pred[s];
             if e < t.b.art_base {
                 let (x, y) = t.arcs.endpoints(e).unwrap();
-                let rc = t.arcs.cost(e) + b.pot(b.slot_of[x]) - b.pot(b.slot_of[y]);
+                let (x, y) = (b.slot_of[x] as usize, b.slot_of[y] as usize);
+                let rc = t.arcs.cost(e) + b.pot(x) - b.pot(y);
                 assert!(rc.abs() < 1e-9, "tree arcs are tight: {rc}");
-                let (x, y) = (b.slot_of[x], b.slot_of[y]);
                 assert!(
                     (x, y) == (s, p) || (x, y) == (p, s),
                     "pred joins slot and parent"
