@@ -158,7 +158,8 @@ pub struct Certificate {
     pub arcs: usize,
     /// Network simplex pivots over all rounds.
     pub pivots: u64,
-    /// How pairs were priced: `"all-pairs"`, `"separable"` or `"bounded"` (see
+    /// How pairs were priced: `"all-pairs"`, `"separable"` or `"bounded"` (`"none"` when
+    /// there was nothing to move and only the final check priced them; see
     /// [`super::pricing`]); every strategy covers every pair.
     pub pricing: &'static str,
 }
@@ -317,6 +318,29 @@ fn solve_priced(
     Err(Error::Solver {
         reason: format!("column generation still found violated pairs after {max_rounds} rounds"),
     })
+}
+
+/// Checks duals `u`, `v` against *every* pair, as the last round of [`solve`] does: returns
+/// `(max_violation, gap)` for a plan of total cost `cost` (see [`Certificate`]).
+#[allow(clippy::too_many_arguments)]
+pub fn certify(
+    sources: &[(f64, f64)],
+    wa: &[f64],
+    targets: &[(f64, f64)],
+    wb: &[f64],
+    ground: Ground,
+    cost: f64,
+    u: &[f64],
+    v: &[f64],
+) -> (f64, f64) {
+    if sources.is_empty() || targets.is_empty() {
+        return (0.0, cost.abs());
+    }
+    let eps = TOLERANCE * super::arcs::largest_cost(sources, targets, ground).max(1.0);
+    let priced = Pricer::new(sources, targets, ground).price(sources, targets, ground, u, v, eps);
+    let dual: f64 = wa.iter().zip(u).map(|(a, x)| a * x).sum::<f64>()
+        + wb.iter().zip(v).map(|(b, y)| b * y).sum::<f64>();
+    ((-priced.min_reduced_cost()).max(0.0), (cost - dual).abs())
 }
 
 /// Kantorovich duals from simplex potentials (`c + π_i − π_j ≥ 0`): `u = −π` on sources,
