@@ -317,8 +317,11 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
             }
         }
         if let Some(m) = &mut matrix {
-            for p in plan.pairs.iter().filter(|p| done.contains(&p.id)) {
-                if let Some(&v) = done_values.get(&p.id) {
+            for (k, p) in plan.pairs.iter().enumerate() {
+                let id = plan.id(k).to_cow();
+                if done.contains(id.as_ref())
+                    && let Some(&v) = done_values.get(id.as_ref())
+                {
                     m.set(p.a, p.b, v);
                 }
             }
