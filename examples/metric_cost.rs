@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use imgdist::batch::{Plan, expand_inputs, pair_seed};
+use imgdist::batch::{Plan, expand_inputs};
 use imgdist::{LoadOptions, MetricKind, Params, Source, load};
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -37,10 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let chosen = plan
             .pairs
             .iter()
+            .enumerate()
             .take(pairs)
-            .map(|p| {
+            .map(|(k, p)| {
                 let mut params = Params::default();
-                params.sliced.seed = pair_seed(0, &p.id);
+                params.sliced.seed = plan.id(k).seed(0);
                 Ok((kind.build(&params)?, &masses[p.a], &masses[p.b]))
             })
             .collect::<Result<Vec<_>, imgdist::Error>>()?;

@@ -9,7 +9,9 @@
 //!
 //! # Pair ids, shards and seeds
 //! Every pair has an id: the manifest's `id` column when given, otherwise `A|B` with both paths
-//! as written (after directory expansion). Ids must be unique within a run.
+//! as written (after directory expansion). Ids must be unique within a run. A default id is
+//! never stored: [`Plan::id`] gives a [`PairId`] that hashes, compares and writes the two paths
+//! around the `|` as they are, so a plan of all pairs of `n` inputs holds `n` strings, not `n²`.
 //!
 //! - **Shards.** Shard `K/N` (0 ≤ K < N) holds the pairs whose id hashes to K:
 //!   `fnv1a64(id) mod N == K`, with [`fnv1a64`] over the id's UTF-8 bytes. The N shards
@@ -26,7 +28,9 @@
 //! decoded again when a later pair needs them. Each worker also keeps the last two inputs it
 //! fetched, so a dropped mass may live on until that worker moves past it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
 use std::io;
 use std::path::Path;
 use std::str::FromStr;
@@ -40,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::load::{LoadOptions, Source, load};
 use crate::mass::Mass;
 use crate::metric::MetricKind;
-use crate::report::{Report, format_value, json_str};
+use crate::report::{Report, format_value, json_str, json_str_parts};
 use crate::{Params, Settings};
 
 /// FNV-1a 64-bit hash of `bytes`: stable across machines, platforms and releases.
@@ -81,6 +85,11 @@ impl Shard {
     pub fn contains(&self, id: &str) -> bool {
         fnv1a64(id.as_bytes()) % self.count == self.index
     }
+
+    /// As [`Shard::contains`], for an id as a plan holds it.
+    pub fn contains_id(&self, id: PairId<'_>) -> bool {
+        id.fnv1a64() % self.count == self.index
+    }
 }
 
 impl FromStr for Shard {
@@ -110,15 +119,116 @@ impl FromStr for Shard {
     }
 }
 
-/// One pair to compare: its id and the indices of its two inputs in [`Plan::inputs`].
+/// One pair to compare: the indices of its two inputs in [`Plan::inputs`], and its id if it is
+/// not the default `A|B`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
-    /// The pair's id (unique in the plan).
-    pub id: String,
     /// Index of input A in [`Plan::inputs`].
     pub a: usize,
     /// Index of input B in [`Plan::inputs`].
     pub b: usize,
+    /// The id the manifest gave the pair; `None` for the default id `A|B`, the two paths
+    /// joined by `|`, which [`Plan::id`] stands for without building it.
+    pub id: Option<String>,
+}
+
+/// A pair's id as a [`Plan`] holds it: an id of its own, or the default `A|B` kept as its two
+/// paths. It hashes, compares and writes as the string it stands for, without building it.
+///
+/// ```
+/// use imgdist::batch::{PairId, fnv1a64, pair_seed};
+/// let id = PairId::Joined("x.png", "y.png");
+/// assert_eq!(id, PairId::Given("x.png|y.png"));
+/// assert_eq!(id.to_string(), "x.png|y.png");
+/// assert_eq!(id.fnv1a64(), fnv1a64(b"x.png|y.png"));
+/// assert_eq!(id.seed(7), pair_seed(7, "x.png|y.png"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum PairId<'p> {
+    /// An id given in a manifest.
+    Given(&'p str),
+    /// The default id: path A, `|`, path B.
+    Joined(&'p str, &'p str),
+}
+
+impl<'p> PairId<'p> {
+    /// The pieces whose concatenation is the id.
+    fn parts(self) -> [&'p str; 3] {
+        match self {
+            PairId::Given(id) => [id, "", ""],
+            PairId::Joined(a, b) => [a, "|", b],
+        }
+    }
+
+    /// [`fnv1a64`] of the id's UTF-8 bytes (what [`Shard`]s are cut by).
+    pub fn fnv1a64(self) -> u64 {
+        self.fold_fnv(fnv1a64(b""))
+    }
+
+    /// The pair's `sliced` seed: [`pair_seed`]`(seed, id)`.
+    pub fn seed(self, seed: u64) -> u64 {
+        self.fold_fnv(fnv1a64(&seed.to_le_bytes()))
+    }
+
+    fn fold_fnv(self, hash: u64) -> u64 {
+        self.parts()
+            .iter()
+            .fold(hash, |h, part| fnv1a64_extend(h, part.as_bytes()))
+    }
+
+    /// The id as a string: borrowed when given, built when joined.
+    pub fn to_cow(self) -> Cow<'p, str> {
+        match self {
+            PairId::Given(id) => Cow::Borrowed(id),
+            PairId::Joined(..) => Cow::Owned(self.to_string()),
+        }
+    }
+
+    /// Replaces the contents of `buf` with the id (to look ids up without a new allocation
+    /// each).
+    pub fn write_into(self, buf: &mut String) {
+        buf.clear();
+        for part in self.parts() {
+            buf.push_str(part);
+        }
+    }
+
+    /// Appends the id to `buf` as a JSON string.
+    fn append_json(self, buf: &mut Vec<u8>) {
+        json_str_parts(buf, &self.parts());
+    }
+}
+
+impl fmt::Display for PairId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.parts().iter().try_for_each(|part| f.write_str(part))
+    }
+}
+
+impl PartialEq for PairId<'_> {
+    /// Equal when they stand for the same string, however they are held.
+    fn eq(&self, other: &Self) -> bool {
+        let (x, y) = (self.parts(), other.parts());
+        let len = |p: &[&str; 3]| p.iter().map(|s| s.len()).sum::<usize>();
+        len(&x) == len(&y)
+            && x.iter()
+                .flat_map(|s| s.bytes())
+                .eq(y.iter().flat_map(|s| s.bytes()))
+    }
+}
+
+impl Eq for PairId<'_> {}
+
+impl PartialEq<str> for PairId<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self == PairId::Given(other)
+    }
+}
+
+impl PartialEq<&str> for PairId<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self == PairId::Given(other)
+    }
 }
 
 /// The distinct inputs of a run and the pairs between them, in output order.
@@ -131,6 +241,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The id of pair `k`.
+    ///
+    /// # Panics
+    /// If `k` is not below the number of pairs.
+    pub fn id(&self, k: usize) -> PairId<'_> {
+        pair_id(&self.inputs, &self.pairs[k])
+    }
+
     fn input(&mut self, index: &mut HashMap<String, usize>, path: &str) -> usize {
         if let Some(&i) = index.get(path) {
             return i;
@@ -151,9 +269,8 @@ impl Plan {
         let mut index = HashMap::new();
         plan.pairs.reserve(triples.len());
         for (a, b, id) in triples {
-            let id = id.unwrap_or_else(|| format!("{a}|{b}"));
             let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
-            plan.pairs.push(Pair { id, a, b });
+            plan.pairs.push(Pair { a, b, id });
         }
         plan.check_ids(name, origin)?;
         Ok(plan)
@@ -161,25 +278,25 @@ impl Plan {
 
     /// Fails on the first pair whose id repeats an earlier one.
     fn check_ids(&self, name: &str, origin: impl Fn(usize) -> String) -> Result<()> {
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(self.pairs.len());
-        for (k, pair) in self.pairs.iter().enumerate() {
-            if let Some(&first) = seen.get(pair.id.as_str()) {
+        let mut seen: HashMap<Cow<str>, usize> = HashMap::with_capacity(self.pairs.len());
+        for k in 0..self.pairs.len() {
+            let id = self.id(k).to_cow();
+            if let Some(&first) = seen.get(&id) {
                 return Err(Error::Decode {
                     source_name: name.to_string(),
                     reason: format!(
-                        "{}: pair id '{}' repeats {} (ids must be unique)",
+                        "{}: pair id '{id}' repeats {} (ids must be unique)",
                         origin(k),
-                        pair.id,
                         origin(first)
                     ),
                 });
             }
-            seen.insert(&pair.id, k);
+            seen.insert(id, k);
         }
         Ok(())
     }
 
-    /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; ids `A|B`.
+    /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; default ids `A|B`.
     ///
     /// # Errors
     /// [`Error::Decode`] if a file is listed twice in a way that repeats an id.
@@ -192,17 +309,9 @@ impl Plan {
         let at: Vec<usize> = files.iter().map(|f| plan.input(&mut index, f)).collect();
         plan.pairs
             .reserve(files.len() * files.len().saturating_sub(1) / 2);
-        for (i, a) in files.iter().enumerate() {
-            for (j, b) in files.iter().enumerate().skip(i + 1) {
-                let mut id = String::with_capacity(a.len() + 1 + b.len());
-                id.push_str(a);
-                id.push('|');
-                id.push_str(b);
-                plan.pairs.push(Pair {
-                    id,
-                    a: at[i],
-                    b: at[j],
-                });
+        for (i, &a) in at.iter().enumerate() {
+            for &b in &at[i + 1..] {
+                plan.pairs.push(Pair { a, b, id: None });
             }
         }
         // Distinct files without a `|` make distinct ids (an id splits back into its two files).
@@ -212,16 +321,37 @@ impl Plan {
         Ok(plan)
     }
 
-    /// `(reference, file)` for every file, in order; ids `REF|FILE`.
+    /// `(reference, file)` for every file, in order; default ids `REF|FILE`.
     ///
     /// # Errors
     /// [`Error::Decode`] if a file is listed twice.
     pub fn one_vs_many(reference: &str, files: &[String]) -> Result<Plan> {
-        let triples = files
-            .iter()
-            .map(|f| (reference.to_string(), f.clone(), None))
-            .collect();
-        Plan::from_triples(triples, "--one-vs-many", |k| format!("pair {}", k + 1))
+        let mut plan = Plan::default();
+        if files.is_empty() {
+            return Ok(plan);
+        }
+        let mut index = HashMap::new();
+        let r = plan.input(&mut index, reference);
+        let mut first: HashMap<usize, usize> = HashMap::with_capacity(files.len());
+        plan.pairs.reserve(files.len());
+        for (k, f) in files.iter().enumerate() {
+            let b = plan.input(&mut index, f);
+            // `REF|X` and `REF|Y` are one string only when X and Y are.
+            if let Some(&earlier) = first.get(&b) {
+                return Err(Error::Decode {
+                    source_name: "--one-vs-many".into(),
+                    reason: format!(
+                        "pair {}: pair id '{}' repeats pair {} (ids must be unique)",
+                        k + 1,
+                        PairId::Joined(reference, f),
+                        earlier + 1
+                    ),
+                });
+            }
+            first.insert(b, k);
+            plan.pairs.push(Pair { a: r, b, id: None });
+        }
+        Ok(plan)
     }
 
     /// Parses a manifest: CSV or TSV rows `a,b[,id]` (optionally under a header naming the
@@ -316,14 +446,28 @@ impl Plan {
 
     /// Keeps only the pairs of one shard.
     pub fn retain_shard(&mut self, shard: Shard) {
-        self.pairs.retain(|p| shard.contains(&p.id));
+        let inputs = &self.inputs;
+        self.pairs.retain(|p| shard.contains_id(pair_id(inputs, p)));
     }
 
     /// Drops the pairs whose id is in `done`; returns how many were dropped.
     pub fn skip_ids(&mut self, done: &HashSet<String>) -> usize {
         let before = self.pairs.len();
-        self.pairs.retain(|p| !done.contains(&p.id));
+        let inputs = &self.inputs;
+        let mut buf = String::new();
+        self.pairs.retain(|p| {
+            pair_id(inputs, p).write_into(&mut buf);
+            !done.contains(&buf)
+        });
         before - self.pairs.len()
+    }
+}
+
+/// The id of `pair`, whose input indices point into `inputs`.
+fn pair_id<'p>(inputs: &'p [String], pair: &'p Pair) -> PairId<'p> {
+    match &pair.id {
+        Some(id) => PairId::Given(id),
+        None => PairId::Joined(&inputs[pair.a], &inputs[pair.b]),
     }
 }
 
@@ -402,7 +546,14 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<String>> {
                 .unwrap_or_default();
             let known = matches!(ext.as_str(), "csv" | "tsv" | "txt")
                 || image::ImageFormat::from_extension(&ext).is_some();
-            if !name.starts_with('.') && known && !entry.path().is_dir() {
+            if name.starts_with('.') || !known {
+                continue;
+            }
+            // The entry's type comes with the listing on most systems; only a symbolic link
+            // needs a look at what it points to.
+            let kind = entry.file_type().map_err(io_err)?;
+            let is_dir = kind.is_dir() || (kind.is_symlink() && entry.path().is_dir());
+            if !is_dir {
                 names.push(name);
             }
         }
@@ -553,7 +704,7 @@ pub struct Record<'p> {
     /// Position of the pair in the plan.
     pub index: usize,
     /// The pair id.
-    pub id: &'p str,
+    pub id: PairId<'p>,
     /// Path of input A as written.
     pub a: &'p str,
     /// Path of input B as written.
@@ -612,7 +763,7 @@ impl Record<'_> {
     /// Appends what [`Record::write_json`] writes to a buffer.
     pub fn append_json(&self, buf: &mut Vec<u8>) {
         buf.extend_from_slice(br#"{"id":"#);
-        json_str(buf, self.id);
+        self.id.append_json(buf);
         match &self.outcome {
             Ok(report) => {
                 buf.extend_from_slice(br#","status":"ok","#);
@@ -650,7 +801,7 @@ impl Record<'_> {
         delim: char,
     ) -> io::Result<()> {
         let mut fields: Vec<String> = vec![
-            self.id.into(),
+            self.id.to_string(),
             self.a.into(),
             self.b.into(),
             self.status().into(),
@@ -753,6 +904,9 @@ pub struct Summary {
 /// thread, runs in plan order when `opts.ordered`, else as they finish. Pair `i`'s `sliced` seed
 /// is [`pair_seed`]`(settings.params.sliced.seed, id)`.
 ///
+/// Inputs are decoded on the worker threads as pairs first need them, through one
+/// [`MassCache`]: the first run starts without waiting for any input but its own.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
 /// not an error.
@@ -789,7 +943,9 @@ pub fn run<T: Default + Send>(
         let mut held = Held::default();
         let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
-            let start = next.fetch_add(run_len, Ordering::Relaxed);
+            let left = n.saturating_sub(next.load(Ordering::Relaxed));
+            let len = tail_run_len(run_len, left, opts.jobs);
+            let start = next.fetch_add(len, Ordering::Relaxed);
             if start >= n {
                 break;
             }
@@ -802,7 +958,7 @@ pub fn run<T: Default + Send>(
                 first_error: None,
                 item: T::default(),
             };
-            for i in start..(start + run_len).min(n) {
+            for i in start..(start + len).min(n) {
                 if i > start && stop.load(Ordering::Relaxed) {
                     break;
                 }
@@ -911,6 +1067,13 @@ fn next_run_len(len: usize, took: Duration) -> usize {
     fit.clamp(1, MAX_RUN_LEN.min(2 * len.max(1)))
 }
 
+/// The length of a run taken when `left` pairs remain: at most `len`, and at most a share
+/// `left / (2 jobs)` (at least 1), so that runs shrink towards the end and the threads finish
+/// together instead of one waiting for another's last long run.
+fn tail_run_len(len: usize, left: usize, jobs: usize) -> usize {
+    len.min(left.div_ceil(2 * jobs.max(1)).max(1))
+}
+
 /// A finished run of pairs `start..end` on its way from a worker to the calling thread.
 struct Done<T> {
     start: usize,
@@ -966,6 +1129,7 @@ fn compute<'p>(
 ) -> Record<'p> {
     let pair = &plan.pairs[i];
     let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
+    let id = pair_id(&plan.inputs, pair);
     let outcome = (|| {
         let stamp = i as u64 + 1;
         held.fetch(pair.a, stamp, cache);
@@ -973,15 +1137,23 @@ fn compute<'p>(
         let loaded = |k| held.find(k).expect("both inputs just fetched");
         let a = loaded(pair.a).as_ref().map_err(|e| e.to_string())?;
         let b = loaded(pair.b).as_ref().map_err(|e| e.to_string())?;
-        let mut params: Params = settings.params.clone();
-        params.sliced.seed = pair_seed(settings.params.sliced.seed, &pair.id);
+        let seeded: Params;
+        // Only `sliced` reads the seed: the other metrics skip hashing the id.
+        let params = if settings.metrics.contains(&MetricKind::Sliced) {
+            let mut params = settings.params.clone();
+            params.sliced.seed = id.seed(settings.params.sliced.seed);
+            seeded = params;
+            &seeded
+        } else {
+            &settings.params
+        };
         settings
-            .report(&params, [a_name, b_name], a, b)
+            .report(params, [a_name, b_name], a, b)
             .map_err(|e| error_chain(&e))
     })();
     Record {
         index: i,
-        id: &pair.id,
+        id,
         a: a_name,
         b: b_name,
         outcome,
@@ -1094,7 +1266,11 @@ mod tests {
 
     #[test]
     fn manifests_csv_tsv_header_and_jsonl() {
-        let ids = |p: &Plan| p.pairs.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        let ids = |p: &Plan| {
+            (0..p.pairs.len())
+                .map(|k| p.id(k).to_string())
+                .collect::<Vec<_>>()
+        };
         let csv = Plan::from_manifest("# pairs\nx.png, y.png\n\"a,1.png\",y.png,k\n", "m").unwrap();
         assert_eq!(csv.inputs, ["x.png", "y.png", "a,1.png"]);
         assert_eq!(ids(&csv), ["x.png|y.png", "k"]);
@@ -1108,6 +1284,11 @@ mod tests {
         .unwrap();
         assert_eq!(ids(&jsonl), ["x|y", "7"]);
         assert_eq!(jsonl.pairs[1].a, 1);
+        // Only given ids are stored; the default `A|B` stands for itself.
+        assert_eq!(
+            (&jsonl.pairs[0].id, &jsonl.pairs[1].id),
+            (&None, &Some("7".into()))
+        );
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
         assert!(
             err("x,y\nz\n").contains("m: line 2: 1 fields"),
@@ -1129,8 +1310,12 @@ mod tests {
     fn all_pairs_and_one_vs_many() {
         let files: Vec<String> = ["p", "q", "r"].map(String::from).to_vec();
         let all = Plan::all_pairs(&files).unwrap();
-        let ids: Vec<&str> = all.pairs.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<String> = (0..3).map(|k| all.id(k).to_string()).collect();
         assert_eq!(ids, ["p|q", "p|r", "q|r"]);
+        assert!(
+            all.pairs.iter().all(|p| p.id.is_none()),
+            "no id string is built"
+        );
         let err = |f: &[&str]| {
             let files: Vec<String> = f.iter().map(|s| s.to_string()).collect();
             Plan::all_pairs(&files)
@@ -1151,6 +1336,152 @@ mod tests {
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
         assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+        assert_eq!(one.id(1), "p|r");
+        let repeated = ["q", "p", "r", "p"].map(String::from);
+        assert_eq!(
+            Plan::one_vs_many("p", &repeated).unwrap_err().to_string(),
+            "--one-vs-many: pair 4: pair id 'p|p' repeats pair 2 (ids must be unique)"
+        );
+        assert_eq!(Plan::one_vs_many("p", &[]).unwrap(), Plan::default());
+    }
+
+    #[test]
+    fn pair_ids_hash_compare_and_write_as_their_strings() {
+        let cases = [
+            PairId::Joined("dir/a.png", "dir/b.png"),
+            PairId::Given("dir/a.png|dir/b.png"),
+            PairId::Joined("a|b", "c"),
+            PairId::Joined("", ""),
+            PairId::Given(""),
+            PairId::Joined("q\"uote\\", "tab\t\u{1}é"),
+            PairId::Given("k"),
+        ];
+        for id in cases {
+            let text = match id {
+                PairId::Given(s) => s.to_string(),
+                PairId::Joined(a, b) => format!("{a}|{b}"),
+            };
+            assert_eq!(id.to_string(), text);
+            assert_eq!(id.to_cow(), text);
+            assert_eq!(id.fnv1a64(), fnv1a64(text.as_bytes()), "{text}");
+            assert_eq!(id.seed(42), pair_seed(42, &text), "{text}");
+            let mut buf = "left over".to_string();
+            id.write_into(&mut buf);
+            assert_eq!(buf, text);
+            let mut json = Vec::new();
+            id.append_json(&mut json);
+            assert_eq!(json, serde_json::to_vec(&text).unwrap(), "{text}");
+            for shard in (0..5).map(|index| Shard { index, count: 5 }) {
+                assert_eq!(shard.contains_id(id), shard.contains(&text), "{text}");
+            }
+            for other in cases {
+                assert_eq!(id == other, text == other.to_string(), "{id:?} {other:?}");
+            }
+            assert!(id == *text.as_str() && id == text.as_str());
+            assert!(id != *format!("{text}x").as_str());
+        }
+        // Same length, same pieces elsewhere: compared byte by byte.
+        assert_ne!(PairId::Joined("ab", "c"), PairId::Joined("a", "bc"));
+        assert_eq!(PairId::Joined("a|b", "c"), PairId::Joined("a", "b|c"));
+    }
+
+    #[test]
+    fn shards_and_skips_of_a_plan_follow_the_id_strings() {
+        let files: Vec<String> = (0..40).map(|k| format!("d/in {k}.png")).collect();
+        let full = Plan::all_pairs(&files).unwrap();
+        let ids: Vec<String> = (0..full.pairs.len())
+            .map(|k| {
+                format!(
+                    "{}|{}",
+                    full.inputs[full.pairs[k].a], full.inputs[full.pairs[k].b]
+                )
+            })
+            .collect();
+        let mut union = Vec::new();
+        for index in 0..3 {
+            let shard = Shard { index, count: 3 };
+            let mut plan = full.clone();
+            plan.retain_shard(shard);
+            let kept: Vec<String> = (0..plan.pairs.len())
+                .map(|k| plan.id(k).to_string())
+                .collect();
+            let want: Vec<String> = ids
+                .iter()
+                .filter(|id| shard.contains(id))
+                .cloned()
+                .collect();
+            assert_eq!(kept, want, "shard {index}/3");
+            union.extend(kept);
+        }
+        union.sort();
+        let mut all = ids.clone();
+        all.sort();
+        assert_eq!(union, all);
+        let done: HashSet<String> = ids.iter().step_by(7).cloned().collect();
+        let mut plan = full.clone();
+        assert_eq!(plan.skip_ids(&done), done.len());
+        assert_eq!(plan.pairs.len(), ids.len() - done.len());
+        for k in 0..plan.pairs.len() {
+            assert!(!done.contains(&plan.id(k).to_string()));
+        }
+    }
+
+    #[test]
+    fn runs_shrink_towards_the_end() {
+        assert_eq!(tail_run_len(256, 19_900, 2), 256);
+        assert_eq!(tail_run_len(256, 800, 2), 200);
+        assert_eq!(tail_run_len(256, 7, 2), 2);
+        assert_eq!(tail_run_len(256, 1, 2), 1);
+        assert_eq!(
+            tail_run_len(256, 0, 2),
+            1,
+            "a worker past the end still takes a slot"
+        );
+        assert_eq!(tail_run_len(3, 100, 1), 3);
+        // Taken one after another, the lengths cover what is left and decrease.
+        let (mut left, mut lens) = (1000, Vec::new());
+        while left > 0 {
+            let len = tail_run_len(256, left, 2);
+            lens.push(len);
+            left -= len;
+        }
+        assert!(lens.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
+        assert_eq!(lens.iter().sum::<usize>(), 1000);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directories_list_their_inputs_and_no_subdirectory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            "b.png",
+            "a.csv",
+            "C.TSV",
+            ".hidden.png",
+            "notes.md",
+            "target.png",
+        ] {
+            std::fs::write(d.join(name), "1\n").unwrap();
+        }
+        std::fs::create_dir(d.join("sub.png")).unwrap();
+        std::os::unix::fs::symlink(d.join("target.png"), d.join("link.png")).unwrap();
+        std::os::unix::fs::symlink(d.join("sub.png"), d.join("linked_dir.png")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone.png"), d.join("dangling.png")).unwrap();
+        let base = d.display().to_string();
+        let got = expand_inputs(&[base.clone(), "x.png".into(), format!("{base}/")]).unwrap();
+        let names = [
+            "C.TSV",
+            "a.csv",
+            "b.png",
+            "dangling.png",
+            "link.png",
+            "target.png",
+        ];
+        let mut want: Vec<String> = names.iter().map(|n| format!("{base}/{n}")).collect();
+        want.push("x.png".into());
+        want.extend(names.iter().map(|n| format!("{base}/{n}")));
+        assert_eq!(got, want);
     }
 
     /// Collects what a run hands over: `(first, count, ids)` per run.
@@ -1192,9 +1523,8 @@ mod tests {
             let mut seen = Vec::new();
             for (first, count, ids) in &sink.0 {
                 assert_eq!(ids.len(), *count);
-                let want: Vec<&str> = plan.pairs[*first..first + count]
-                    .iter()
-                    .map(|p| p.id.as_str())
+                let want: Vec<String> = (*first..first + count)
+                    .map(|k| plan.id(k).to_string())
                     .collect();
                 assert_eq!(ids, &want, "a run holds consecutive pairs");
                 seen.extend(*first..first + count);
@@ -1254,17 +1584,22 @@ mod tests {
         let mut outcomes: Vec<std::result::Result<Report, String>> =
             sample_reports().into_iter().map(Ok).collect();
         outcomes.push(Err("b \"1\".png: cannot read: \\ \u{1}".into()));
-        for outcome in outcomes {
+        let ids = [
+            PairId::Given("a.png|b \"1\".png\t"),
+            PairId::Joined("a.png", "b \"1\".png"),
+            PairId::Joined("a.png", "b.png"),
+        ];
+        for (outcome, id) in outcomes.into_iter().zip(ids.into_iter().cycle()) {
             let record = Record {
                 index: 3,
-                id: "a.png|b \"1\".png\t",
+                id,
                 a: "a.png",
                 b: "b \"1\".png",
                 outcome,
             };
             // The record as it was first defined: a map built field by field.
             let mut want = Map::new();
-            want.insert("id".into(), json!(record.id));
+            want.insert("id".into(), json!(record.id.to_string()));
             want.insert("status".into(), json!(record.status()));
             match &record.outcome {
                 Ok(report) => {

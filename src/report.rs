@@ -219,15 +219,25 @@ impl MetricResult {
 /// A JSON string: copied as is between quotes when nothing in it needs escaping, otherwise
 /// escaped by `serde_json`.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    json_str_parts(out, &[s]);
+}
+
+/// Writes the concatenation of `parts` as one JSON string, without building it when no byte
+/// needs escaping.
+pub(crate) fn json_str_parts(out: &mut Vec<u8>, parts: &[&str]) {
     // A fold without early exit, so that the check runs many bytes at a time.
-    let plain = s.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    let plain = parts.iter().all(|s| {
+        s.bytes().fold(true, |plain, b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        })
     });
     if !plain {
-        serde_json::to_writer(&mut *out, s).expect("writing to memory does not fail");
+        serde_json::to_writer(&mut *out, &parts.concat()).expect("writing to memory does not fail");
     } else {
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        for s in parts {
+            out.extend_from_slice(s.as_bytes());
+        }
         out.push(b'"');
     }
 }
