@@ -119,12 +119,7 @@ impl ArcSet for Bipartite<'_> {
     }
 
     fn most_negative(&self, range: std::ops::Range<usize>, pi: Potentials<'_>) -> (f64, usize) {
-        let Potentials {
-            by_slot: pi,
-            slot_of: None,
-            tag: [],
-        } = pi
-        else {
+        let Some(pi) = pi.by_node() else {
             return scan_arcs(self, range, pi);
         };
         match self.ground {
@@ -273,12 +268,7 @@ impl ArcSet for Grid4<'_> {
     }
 
     fn most_negative(&self, range: std::ops::Range<usize>, pi: Potentials<'_>) -> (f64, usize) {
-        let Potentials {
-            by_slot: pi,
-            slot_of: None,
-            tag: [],
-        } = pi
-        else {
+        let Some(pi) = pi.by_node() else {
             return scan_arcs(self, range, pi);
         };
         // Walk the range node by node, tracking (i, j) incrementally instead of dividing.

@@ -79,6 +79,12 @@ pub struct Potentials<'a> {
 }
 
 impl Potentials<'_> {
+    /// The potentials indexed by node, when they are stored that way (no renumbering, no
+    /// tags): for scans that read them directly.
+    pub fn by_node(&self) -> Option<&[f64]> {
+        (self.slot_of.is_none() && self.tag.is_empty()).then_some(self.by_slot)
+    }
+
     /// The potential of `node`.
     #[inline(always)]
     pub fn of(&self, node: usize) -> f64 {
