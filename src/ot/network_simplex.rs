@@ -252,6 +252,38 @@ pub struct Basis {
 const TAG_SHIFT: u32 = 6;
 
 impl Basis {
+    /// Marks `keep[e] = true` for every real arc of the tree (including arcs that carry no
+    /// flow), so that a caller compacting its arc set keeps them.
+    pub fn mark_tree_arcs(&self, keep: &mut [bool]) {
+        for &e in &self.pred {
+            if e < self.art_base {
+                keep[e] = true;
+            }
+        }
+    }
+
+    /// Follows a compaction of the arc set: real arc `e` is now `new_index[e]` (every tree arc
+    /// must have been kept, see [`Basis::mark_tree_arcs`]), and there are `arc_count` of them.
+    ///
+    /// # Panics
+    /// If a tree arc was dropped (`new_index[e] == usize::MAX`).
+    pub fn rename_arcs(&mut self, new_index: &[usize], arc_count: usize) {
+        let old_base = self.art_base;
+        for e in &mut self.pred {
+            if *e == NONE {
+                continue;
+            }
+            *e = if *e < old_base {
+                let k = new_index[*e];
+                assert!(k != NONE, "tree arcs are kept");
+                k
+            } else {
+                *e - old_base + arc_count
+            };
+        }
+        self.art_base = arc_count;
+    }
+
     /// The potential of slot `s`.
     #[inline(always)]
     fn pot(&self, s: usize) -> f64 {
