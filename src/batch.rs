@@ -35,7 +35,7 @@ use std::io;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -866,13 +866,15 @@ impl Default for RunOptions {
     }
 }
 
-/// Receives the prepared records of a [`run`] on the calling thread, a run of consecutive
-/// pairs at a time.
+/// Receives the prepared records of a [`run`], a run of consecutive pairs at a time. The
+/// worker thread that completes a run hands it over itself, one call at a time (the sink is
+/// behind a lock), so the sink must be [`Send`].
 pub trait Sink<T> {
     /// Takes the records of the pairs `first..first + count`, prepared into one `T`. Returning
     /// false stops the run (e.g. a closed pipe): no new pair starts.
     fn record(&mut self, first: usize, count: usize, item: T) -> bool;
-    /// Called when nothing is waiting (a good moment to flush). Returning false stops the run.
+    /// Called when nothing is waiting to be handed over (a good moment to flush). Returning
+    /// false stops the run.
     fn idle(&mut self) -> bool {
         true
     }
@@ -900,8 +902,9 @@ pub struct Summary {
 /// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a time
 /// while pairs are slow), so that cheap pairs do not pay for the hand-over one by one. Each
 /// record of a run is added by `prepare` to the run's `T` (from `T::default()`) on the worker
-/// thread, so formatting runs in parallel too; the run's `T` is handed to `sink` on the calling
-/// thread, runs in plan order when `opts.ordered`, else as they finish. Pair `i`'s `sliced` seed
+/// thread, so formatting runs in parallel too. The worker that finishes a run hands its `T` to
+/// `sink` itself, in plan order when `opts.ordered` (a run finished ahead of an earlier one
+/// waits for it), else as they finish; the calling thread only waits. Pair `i`'s `sliced` seed
 /// is [`pair_seed`]`(settings.params.sliced.seed, id)`.
 ///
 /// Inputs are decoded on the worker threads as pairs first need them, through one
@@ -915,7 +918,7 @@ pub fn run<T: Default + Send>(
     settings: &Settings,
     opts: &RunOptions,
     prepare: impl Fn(&mut T, &Record<'_>) + Sync,
-    sink: &mut dyn Sink<T>,
+    sink: &mut (dyn Sink<T> + Send),
 ) -> Result<Summary> {
     settings.validate()?;
     if opts.jobs == 0 {
@@ -935,11 +938,9 @@ pub fn run<T: Default + Send>(
     let n = plan.pairs.len();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let mut summary = Summary::default();
-    let mut first_error: Option<(usize, String)> = None;
-    let (tx, rx) = mpsc::channel::<Done<T>>();
+    let handover = Mutex::new(Handover::new(sink, opts.ordered));
 
-    let work = |tx: mpsc::Sender<Done<T>>| {
+    let work = || {
         let mut held = Held::default();
         let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
@@ -981,76 +982,97 @@ pub fn run<T: Default + Send>(
                 }
             }
             run_len = next_run_len(done.end - start, began.elapsed());
-            if tx.send(done).is_err() {
-                return;
+            if !lock(&handover).take(done) {
+                stop.store(true, Ordering::Relaxed);
             }
         }
     };
-
-    std::thread::scope(|scope| {
-        let tx_all = tx;
-        let (pool, work) = (&pool, &work);
-        // One worker loop per pool thread: `broadcast` pins each loop to its own thread, so a
-        // thread waiting inside a metric's parallel section cannot pick up another loop.
-        scope.spawn(move || {
-            pool.broadcast(|_| work(tx_all.clone()));
-            drop(tx_all);
-        });
-        // Runs waiting for an earlier one, by their first pair.
-        let mut pending: BTreeMap<usize, Done<T>> = BTreeMap::new();
-        let mut want = 0usize;
-        let mut open = true;
-        let deliver = |sink: &mut dyn Sink<T>, done: Done<T>, open: &mut bool| {
-            if *open && !sink.record(done.start, done.end - done.start, done.item) {
-                *open = false;
-                stop.store(true, Ordering::Relaxed);
-            }
-        };
-        loop {
-            let done = match rx.try_recv() {
-                Ok(done) => done,
-                Err(mpsc::TryRecvError::Empty) => {
-                    if open && !sink.idle() {
-                        open = false;
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    match rx.recv() {
-                        Ok(done) => done,
-                        Err(_) => break,
-                    }
-                }
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            };
-            summary.done += done.end - done.start;
-            summary.errors += done.errors;
-            summary.over_max += done.over_max;
-            if let Some((i, _)) = &done.first_error
-                && first_error.as_ref().is_none_or(|(j, _)| i < j)
-            {
-                first_error = done.first_error.clone();
-            }
-            if opts.ordered {
-                pending.insert(done.start, done);
-                while let Some(done) = pending.remove(&want) {
-                    want = done.end;
-                    deliver(sink, done, &mut open);
-                }
-            } else {
-                deliver(sink, done, &mut open);
-            }
-        }
-        // After an early stop some pairs never ran: deliver the rest in order across the gaps.
-        for (_, done) in std::mem::take(&mut pending) {
-            deliver(sink, done, &mut open);
-        }
-        if open {
-            sink.idle();
-        }
-    });
-    summary.first_error = first_error.map(|(_, e)| e);
+    // One worker loop per pool thread: `broadcast` pins each loop to its own thread, so a
+    // thread waiting inside a metric's parallel section cannot pick up another loop. The
+    // calling thread sleeps until every loop has ended: with the workers handing their runs
+    // over themselves, no third thread wakes up for every run and takes a core from them.
+    pool.broadcast(|_| work());
+    let handover = handover.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut summary = handover.finish();
     summary.decodes = cache.decodes();
     summary.stopped = summary.done < n;
     Ok(summary)
+}
+
+/// Finished runs on their way to the [`Sink`], behind the lock that lets one worker at a time
+/// hand its run over, with the counts of the [`Summary`].
+struct Handover<'s, T> {
+    sink: &'s mut (dyn Sink<T> + Send),
+    ordered: bool,
+    /// Runs waiting for an earlier one, by their first pair (ordered runs only).
+    pending: BTreeMap<usize, Done<T>>,
+    /// The first pair of the next run in plan order.
+    want: usize,
+    /// False once the sink has asked to stop: later runs are counted, not handed over.
+    open: bool,
+    summary: Summary,
+    /// The first error in plan order so far: its pair and `id: reason`.
+    first_error: Option<(usize, String)>,
+}
+
+impl<'s, T> Handover<'s, T> {
+    fn new(sink: &'s mut (dyn Sink<T> + Send), ordered: bool) -> Self {
+        Handover {
+            sink,
+            ordered,
+            pending: BTreeMap::new(),
+            want: 0,
+            open: true,
+            summary: Summary::default(),
+            first_error: None,
+        }
+    }
+
+    /// Counts a finished run and hands over every run now in order (the sink's `idle` when
+    /// none is left waiting). Returns false once the sink has asked to stop.
+    fn take(&mut self, done: Done<T>) -> bool {
+        self.summary.done += done.end - done.start;
+        self.summary.errors += done.errors;
+        self.summary.over_max += done.over_max;
+        if let Some((i, _)) = &done.first_error
+            && self.first_error.as_ref().is_none_or(|(j, _)| i < j)
+        {
+            self.first_error = done.first_error.clone();
+        }
+        if self.ordered {
+            self.pending.insert(done.start, done);
+            while let Some(done) = self.pending.remove(&self.want) {
+                self.want = done.end;
+                self.deliver(done);
+            }
+        } else {
+            self.deliver(done);
+        }
+        if self.open && self.pending.is_empty() && !self.sink.idle() {
+            self.open = false;
+        }
+        self.open
+    }
+
+    fn deliver(&mut self, done: Done<T>) {
+        let count = done.end - done.start;
+        if self.open && !self.sink.record(done.start, count, done.item) {
+            self.open = false;
+        }
+    }
+
+    /// After the workers have stopped: hands over, in order across the gaps, the runs still
+    /// waiting for pairs that never ran (an early stop), and the counts.
+    fn finish(mut self) -> Summary {
+        for (_, done) in std::mem::take(&mut self.pending) {
+            self.deliver(done);
+        }
+        if self.open {
+            self.sink.idle();
+        }
+        self.summary.first_error = self.first_error.map(|(_, e)| e);
+        self.summary
+    }
 }
 
 /// About how long a worker's run of consecutive pairs should last.
@@ -1074,7 +1096,7 @@ fn tail_run_len(len: usize, left: usize, jobs: usize) -> usize {
     len.min(left.div_ceil(2 * jobs.max(1)).max(1))
 }
 
-/// A finished run of pairs `start..end` on its way from a worker to the calling thread.
+/// A finished run of pairs `start..end` on its way from a worker to the [`Sink`].
 struct Done<T> {
     start: usize,
     end: usize,
@@ -1534,6 +1556,85 @@ mod tests {
             }
             assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
         }
+    }
+
+    /// A finished run of `start..end` whose item is its first pair.
+    fn finished(start: usize, end: usize) -> Done<usize> {
+        Done {
+            start,
+            end,
+            errors: usize::from(start == 5),
+            over_max: 0,
+            first_error: (start == 5).then(|| (5, "e".to_string())),
+            item: start,
+        }
+    }
+
+    /// Records what it is handed; asks to stop after `limit` runs.
+    struct Limited {
+        got: Vec<(usize, usize)>,
+        idles: usize,
+        limit: usize,
+    }
+
+    impl Sink<usize> for Limited {
+        fn record(&mut self, first: usize, count: usize, item: usize) -> bool {
+            assert_eq!(first, item);
+            self.got.push((first, count));
+            self.got.len() < self.limit
+        }
+
+        fn idle(&mut self) -> bool {
+            self.idles += 1;
+            true
+        }
+    }
+
+    #[test]
+    fn handover_keeps_plan_order_and_stops_when_the_sink_asks() {
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: usize::MAX,
+        };
+        let mut h = Handover::new(&mut sink, true);
+        assert!(h.take(finished(3, 5)), "waits for 0..3");
+        assert!(h.take(finished(5, 9)));
+        assert!(h.take(finished(0, 3)), "0..3 brings 3..5 and 5..9 along");
+        assert!(h.take(finished(9, 10)));
+        let summary = h.finish();
+        assert_eq!((summary.done, summary.errors), (10, 1));
+        assert_eq!(summary.first_error.as_deref(), Some("e"));
+        assert_eq!(sink.got, [(0, 3), (3, 2), (5, 4), (9, 1)]);
+        assert_eq!(
+            sink.idles, 3,
+            "after each run that left nothing waiting, and at the end"
+        );
+
+        // Unordered: as they come. A sink that asks to stop is handed nothing more.
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: 2,
+        };
+        let mut h = Handover::new(&mut sink, false);
+        assert!(h.take(finished(3, 5)));
+        assert!(!h.take(finished(0, 3)), "the sink asked to stop");
+        assert!(!h.take(finished(5, 9)));
+        assert_eq!(h.finish().done, 9, "every finished pair is counted");
+        assert_eq!(sink.got, [(3, 2), (0, 3)]);
+
+        // After an early stop, runs behind a gap are handed over in order at the end.
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: usize::MAX,
+        };
+        let mut h = Handover::new(&mut sink, true);
+        assert!(h.take(finished(9, 10)));
+        assert!(h.take(finished(3, 5)));
+        h.finish();
+        assert_eq!(sink.got, [(3, 2), (9, 1)]);
     }
 
     #[test]

@@ -360,10 +360,11 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         ordered: !args.unordered,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
     };
-    let stdout = io::stdout();
     let buffers = Buffers::default();
     let mut output = Output {
-        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        // Not locked for the whole run: the workers write, each run from the thread that
+        // finished it.
+        out: BufWriter::with_capacity(1 << 16, io::stdout()),
         buffers: &buffers,
         progress: progress_bar(plan.pairs.len(), args.quiet),
         matrix,
