@@ -3,9 +3,9 @@
 //! A [`Plan`] lists the distinct inputs and the pairs between them — from a manifest
 //! ([`Plan::from_manifest`]), every pair of a list ([`Plan::all_pairs`]) or one reference against
 //! many ([`Plan::one_vs_many`]). [`Plan::retain_shard`] keeps one shard of it and
-//! [`Plan::skip_ids`] drops pairs already done. [`run`] computes the pairs on a thread pool,
-//! decodes each input once through a bounded [`MassCache`], and hands every [`Record`] back in
-//! input order (or in completion order).
+//! [`Plan::skip_ids`] drops pairs already done. [`run`] computes the pairs on a thread pool
+//! ([`run_on`]: on [`Workers`] started beforehand), decodes each input once through a bounded
+//! [`MassCache`], and hands every [`Record`] over in input order (or in completion order).
 //!
 //! # Pair ids, shards and seeds
 //! Every pair has an id: the manifest's `id` column when given, otherwise `A|B` with both paths
@@ -897,7 +897,57 @@ pub struct Summary {
     pub stopped: bool,
 }
 
-/// Computes every pair of `plan` on `opts.jobs` threads.
+/// The threads a batch run computes on (see [`run_on`]). They can be started before the plan
+/// is built, so that they come up while the inputs are being listed instead of after.
+#[derive(Debug)]
+pub struct Workers {
+    pool: rayon::ThreadPool,
+}
+
+impl Workers {
+    /// Starts `jobs` threads, which wait for a run.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `jobs` is 0 or the threads cannot be started.
+    pub fn start(jobs: usize) -> Result<Workers> {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "--jobs",
+            reason,
+        };
+        if jobs == 0 {
+            return Err(bad("must be at least 1".into()));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| bad(format!("cannot start {jobs} threads: {e}")))?;
+        Ok(Workers { pool })
+    }
+
+    /// How many threads there are.
+    pub fn jobs(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+/// Computes every pair of `plan` on `opts.jobs` threads: [`run_on`] new [`Workers`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
+/// not an error.
+pub fn run<T: Default + Send>(
+    plan: &Plan,
+    settings: &Settings,
+    opts: &RunOptions,
+    prepare: impl Fn(&mut T, &Record<'_>) + Sync,
+    sink: &mut (dyn Sink<T> + Send),
+) -> Result<Summary> {
+    settings.validate()?;
+    let workers = Workers::start(opts.jobs)?;
+    run_on(&workers, plan, settings, opts, prepare, sink)
+}
+
+/// Computes every pair of `plan` on the threads of `workers` (`opts.jobs` is not read).
 ///
 /// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a time
 /// while pairs are slow), so that cheap pairs do not pay for the hand-over one by one. Each
@@ -911,9 +961,9 @@ pub struct Summary {
 /// [`MassCache`]: the first run starts without waiting for any input but its own.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
-/// not an error.
-pub fn run<T: Default + Send>(
+/// [`Error::InvalidParameter`] for a bad setting; a pair's failure is a record, not an error.
+pub fn run_on<T: Default + Send>(
+    workers: &Workers,
     plan: &Plan,
     settings: &Settings,
     opts: &RunOptions,
@@ -921,19 +971,7 @@ pub fn run<T: Default + Send>(
     sink: &mut (dyn Sink<T> + Send),
 ) -> Result<Summary> {
     settings.validate()?;
-    if opts.jobs == 0 {
-        return Err(Error::InvalidParameter {
-            name: "--jobs",
-            reason: "must be at least 1".into(),
-        });
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()
-        .map_err(|e| Error::InvalidParameter {
-            name: "--jobs",
-            reason: format!("cannot start {} threads: {e}", opts.jobs),
-        })?;
+    let (pool, jobs) = (&workers.pool, workers.jobs());
     let cache = MassCache::new(plan.inputs.clone(), settings.load.clone(), opts.cache_bytes);
     let n = plan.pairs.len();
     let next = AtomicUsize::new(0);
@@ -945,7 +983,7 @@ pub fn run<T: Default + Send>(
         let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
             let left = n.saturating_sub(next.load(Ordering::Relaxed));
-            let len = tail_run_len(run_len, left, opts.jobs);
+            let len = tail_run_len(run_len, left, jobs);
             let start = next.fetch_add(len, Ordering::Relaxed);
             if start >= n {
                 break;
@@ -1556,6 +1594,22 @@ mod tests {
             }
             assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
         }
+        // Workers started beforehand serve one run after another, whatever `opts.jobs` says.
+        let workers = Workers::start(2).unwrap();
+        assert_eq!(workers.jobs(), 2);
+        let opts = RunOptions {
+            jobs: 7,
+            ..RunOptions::default()
+        };
+        for _ in 0..2 {
+            let mut sink = Collect::default();
+            let summary = run_on(&workers, &plan, &settings, &opts, prepare, &mut sink).unwrap();
+            assert_eq!(summary.done, 435);
+            let ids: Vec<String> = sink.0.into_iter().flat_map(|(_, _, ids)| ids).collect();
+            let want: Vec<String> = (0..435).map(|k| plan.id(k).to_string()).collect();
+            assert_eq!(ids, want);
+        }
+        assert!(Workers::start(0).is_err());
     }
 
     /// A finished run of `start..end` whose item is its first pair.

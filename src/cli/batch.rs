@@ -316,6 +316,8 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if jobs == 0 {
         bail!("invalid --jobs: must be at least 1");
     }
+    // Started now, the threads come up while the inputs are listed and the pairs planned.
+    let workers = batch::Workers::start(jobs)?;
     let mut plan = plan(args)?;
     let mut matrix = matrix_metric.map(|_| Matrix::new(plan.inputs.clone()));
 
@@ -393,7 +395,7 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
             lines.cells.push((pair.a, pair.b, v));
         }
     };
-    let summary = batch::run(&plan, &settings, &opts, prepare, &mut output)?;
+    let summary = batch::run_on(&workers, &plan, &settings, &opts, prepare, &mut output)?;
     if let Some(bar) = &output.progress {
         bar.finish_and_clear();
     }
@@ -414,6 +416,13 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if let (Some(path), Some(m), Some(kind)) = (&args.matrix_plot, &output.matrix, matrix_metric) {
         imgdist::plot::write_matrix_picture(path, m, kind, matrix_order)?;
     }
+    // Everything is written. The threads, the plan and the spare buffers are left for the
+    // process exit to free at once: freeing them piece by piece took longer (about 0.3 ms
+    // for 200 inputs, a tenth of the serial part of a run).
+    std::mem::forget(output);
+    std::mem::forget(buffers);
+    std::mem::forget(plan);
+    std::mem::forget(workers);
     if summary.errors > 0 {
         let stopped = if args.fail_fast && summary.stopped {
             " (stopped at the first error: --fail-fast)"
