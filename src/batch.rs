@@ -11,7 +11,8 @@
 //! Every pair has an id: the manifest's `id` column when given, otherwise `A|B` with both paths
 //! as written (after directory expansion). Ids must be unique within a run. A default id is
 //! never stored: [`Plan::id`] gives a [`PairId`] that hashes, compares and writes the two paths
-//! around the `|` as they are, so a plan of all pairs of `n` inputs holds `n` strings, not `n²`.
+//! around the `|` as they are. A plan of all pairs of `n` distinct inputs stores no pair at all
+//! ([`Plan::pair`] works pair `k` out from `k`): it holds `n` strings, not `n²` pairs.
 //!
 //! - **Shards.** Shard `K/N` (0 ≤ K < N) holds the pairs whose id hashes to K:
 //!   `fnv1a64(id) mod N == K`, with [`fnv1a64`] over the id's UTF-8 bytes. The N shards
@@ -119,17 +120,15 @@ impl FromStr for Shard {
     }
 }
 
-/// One pair to compare: the indices of its two inputs in [`Plan::inputs`], and its id if it is
+/// One listed pair: the indices of its two inputs in [`Plan::inputs`], and its id if it is
 /// not the default `A|B`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    /// Index of input A in [`Plan::inputs`].
-    pub a: usize,
-    /// Index of input B in [`Plan::inputs`].
-    pub b: usize,
+struct Pair {
+    a: usize,
+    b: usize,
     /// The id the manifest gave the pair; `None` for the default id `A|B`, the two paths
     /// joined by `|`, which [`Plan::id`] stands for without building it.
-    pub id: Option<String>,
+    id: Option<String>,
 }
 
 /// A pair's id as a [`Plan`] holds it: an id of its own, or the default `A|B` kept as its two
@@ -232,21 +231,103 @@ impl PartialEq<&str> for PairId<'_> {
 }
 
 /// The distinct inputs of a run and the pairs between them, in output order.
+///
+/// The pairs of [`Plan::all_pairs`] are not stored: pair `k` is worked out from `k` when it is
+/// needed, so that such a plan takes no time or memory to build however many pairs it has
+/// (until a shard or a skip list picks some of them: those are listed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Distinct input paths, as written.
     pub inputs: Vec<String>,
-    /// The pairs, in input order.
-    pub pairs: Vec<Pair>,
+    pairs: Pairs,
+}
+
+/// The pairs of a [`Plan`], in output order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pairs {
+    /// Every `(i, j)` of the inputs with `i < j`, row by row, with default ids.
+    All,
+    Listed(Vec<Pair>),
+}
+
+impl Default for Pairs {
+    fn default() -> Self {
+        Pairs::Listed(Vec::new())
+    }
 }
 
 impl Plan {
+    /// How many pairs there are.
+    pub fn len(&self) -> usize {
+        match &self.pairs {
+            Pairs::All => {
+                let n = self.inputs.len();
+                n * n.saturating_sub(1) / 2
+            }
+            Pairs::Listed(pairs) => pairs.len(),
+        }
+    }
+
+    /// True when there is no pair.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The indices in [`Plan::inputs`] of the two inputs of pair `k`, A then B.
+    ///
+    /// # Panics
+    /// If `k` is not below the number of pairs.
+    pub fn pair(&self, k: usize) -> (usize, usize) {
+        match &self.pairs {
+            Pairs::All => {
+                assert!(k < self.len(), "pair {k} of {}", self.len());
+                all_pairs_at(self.inputs.len(), k)
+            }
+            Pairs::Listed(pairs) => (pairs[k].a, pairs[k].b),
+        }
+    }
+
     /// The id of pair `k`.
     ///
     /// # Panics
     /// If `k` is not below the number of pairs.
     pub fn id(&self, k: usize) -> PairId<'_> {
-        pair_id(&self.inputs, &self.pairs[k])
+        self.entry(k).2
+    }
+
+    /// Pair `k`'s inputs and id.
+    fn entry(&self, k: usize) -> (usize, usize, PairId<'_>) {
+        match &self.pairs {
+            Pairs::Listed(pairs) => {
+                let p = &pairs[k];
+                (p.a, p.b, pair_id(&self.inputs, p))
+            }
+            Pairs::All => {
+                let (a, b) = self.pair(k);
+                (a, b, PairId::Joined(&self.inputs[a], &self.inputs[b]))
+            }
+        }
+    }
+
+    /// Keeps the pairs whose id passes `keep`, in order.
+    fn retain(&mut self, mut keep: impl FnMut(PairId<'_>) -> bool) {
+        let inputs = &self.inputs;
+        match &mut self.pairs {
+            Pairs::Listed(pairs) => pairs.retain(|p| keep(pair_id(inputs, p))),
+            // Listed as they are kept, so that a shard of a large run never lists them all.
+            Pairs::All => {
+                let n = inputs.len();
+                let mut kept = Vec::new();
+                for a in 0..n {
+                    for b in a + 1..n {
+                        if keep(PairId::Joined(&inputs[a], &inputs[b])) {
+                            kept.push(Pair { a, b, id: None });
+                        }
+                    }
+                }
+                self.pairs = Pairs::Listed(kept);
+            }
+        }
     }
 
     fn input(&mut self, index: &mut HashMap<String, usize>, path: &str) -> usize {
@@ -267,19 +348,20 @@ impl Plan {
     ) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut index = HashMap::new();
-        plan.pairs.reserve(triples.len());
+        let mut pairs = Vec::with_capacity(triples.len());
         for (a, b, id) in triples {
             let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
-            plan.pairs.push(Pair { a, b, id });
+            pairs.push(Pair { a, b, id });
         }
+        plan.pairs = Pairs::Listed(pairs);
         plan.check_ids(name, origin)?;
         Ok(plan)
     }
 
     /// Fails on the first pair whose id repeats an earlier one.
     fn check_ids(&self, name: &str, origin: impl Fn(usize) -> String) -> Result<()> {
-        let mut seen: HashMap<Cow<str>, usize> = HashMap::with_capacity(self.pairs.len());
-        for k in 0..self.pairs.len() {
+        let mut seen: HashMap<Cow<str>, usize> = HashMap::with_capacity(self.len());
+        for k in 0..self.len() {
             let id = self.id(k).to_cow();
             if let Some(&first) = seen.get(&id) {
                 return Err(Error::Decode {
@@ -297,6 +379,7 @@ impl Plan {
     }
 
     /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; default ids `A|B`.
+    /// When the files are distinct (the usual case) no pair is stored.
     ///
     /// # Errors
     /// [`Error::Decode`] if a file is listed twice in a way that repeats an id.
@@ -307,12 +390,15 @@ impl Plan {
         }
         let mut index = HashMap::new();
         let at: Vec<usize> = files.iter().map(|f| plan.input(&mut index, f)).collect();
-        plan.pairs
-            .reserve(files.len() * files.len().saturating_sub(1) / 2);
-        for (i, &a) in at.iter().enumerate() {
-            for &b in &at[i + 1..] {
-                plan.pairs.push(Pair { a, b, id: None });
+        if plan.inputs.len() == files.len() {
+            // Input i is file i.
+            plan.pairs = Pairs::All;
+        } else {
+            let mut pairs = Vec::with_capacity(files.len() * (files.len() - 1) / 2);
+            for (i, &a) in at.iter().enumerate() {
+                pairs.extend(at[i + 1..].iter().map(|&b| Pair { a, b, id: None }));
             }
+            plan.pairs = Pairs::Listed(pairs);
         }
         // Distinct files without a `|` make distinct ids (an id splits back into its two files).
         if plan.inputs.len() < files.len() || files.iter().any(|f| f.contains('|')) {
@@ -333,7 +419,7 @@ impl Plan {
         let mut index = HashMap::new();
         let r = plan.input(&mut index, reference);
         let mut first: HashMap<usize, usize> = HashMap::with_capacity(files.len());
-        plan.pairs.reserve(files.len());
+        let mut pairs = Vec::with_capacity(files.len());
         for (k, f) in files.iter().enumerate() {
             let b = plan.input(&mut index, f);
             // `REF|X` and `REF|Y` are one string only when X and Y are.
@@ -349,8 +435,9 @@ impl Plan {
                 });
             }
             first.insert(b, k);
-            plan.pairs.push(Pair { a: r, b, id: None });
+            pairs.push(Pair { a: r, b, id: None });
         }
+        plan.pairs = Pairs::Listed(pairs);
         Ok(plan)
     }
 
@@ -446,21 +533,37 @@ impl Plan {
 
     /// Keeps only the pairs of one shard.
     pub fn retain_shard(&mut self, shard: Shard) {
-        let inputs = &self.inputs;
-        self.pairs.retain(|p| shard.contains_id(pair_id(inputs, p)));
+        self.retain(|id| shard.contains_id(id));
     }
 
     /// Drops the pairs whose id is in `done`; returns how many were dropped.
     pub fn skip_ids(&mut self, done: &HashSet<String>) -> usize {
-        let before = self.pairs.len();
-        let inputs = &self.inputs;
+        let before = self.len();
         let mut buf = String::new();
-        self.pairs.retain(|p| {
-            pair_id(inputs, p).write_into(&mut buf);
+        self.retain(|id| {
+            id.write_into(&mut buf);
             !done.contains(&buf)
         });
-        before - self.pairs.len()
+        before - self.len()
     }
+}
+
+/// The inputs `(a, b)` of pair `k` of all the pairs `a < b` of `n` inputs, row by row: row `a`
+/// holds the `n - 1 - a` pairs `(a, a + 1)`, …, `(a, n - 1)`.
+fn all_pairs_at(n: usize, k: usize) -> (usize, usize) {
+    // Row a starts at pair a (2n - 1 - a) / 2. Solving for a in floating point lands on the
+    // row or next to it; whole-number steps settle it.
+    let start = |a: usize| a * (2 * n - 1 - a) / 2;
+    let m = (2 * n - 1) as f64;
+    let mut a = ((m - (m * m - 8.0 * k as f64).max(0.0).sqrt()) / 2.0) as usize;
+    a = a.min(n - 2);
+    while a > 0 && start(a) > k {
+        a -= 1;
+    }
+    while a + 2 < n && start(a + 1) <= k {
+        a += 1;
+    }
+    (a, a + 1 + k - start(a))
 }
 
 /// The id of `pair`, whose input indices point into `inputs`.
@@ -973,7 +1076,7 @@ pub fn run_on<T: Default + Send>(
     settings.validate()?;
     let (pool, jobs) = (&workers.pool, workers.jobs());
     let cache = MassCache::new(plan.inputs.clone(), settings.load.clone(), opts.cache_bytes);
-    let n = plan.pairs.len();
+    let n = plan.len();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let handover = Mutex::new(Handover::new(sink, opts.ordered));
@@ -1187,16 +1290,16 @@ fn compute<'p>(
     cache: &MassCache,
     held: &mut Held,
 ) -> Record<'p> {
-    let pair = &plan.pairs[i];
-    let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
-    let id = pair_id(&plan.inputs, pair);
+    let (a, b, id) = plan.entry(i);
+    let (a_name, b_name) = (&plan.inputs[a], &plan.inputs[b]);
     let outcome = (|| {
         let stamp = i as u64 + 1;
-        held.fetch(pair.a, stamp, cache);
-        held.fetch(pair.b, stamp, cache);
+        held.fetch(a, stamp, cache);
+        held.fetch(b, stamp, cache);
         let loaded = |k| held.find(k).expect("both inputs just fetched");
-        let a = loaded(pair.a).as_ref().map_err(|e| e.to_string())?;
-        let b = loaded(pair.b).as_ref().map_err(|e| e.to_string())?;
+        let (a, b) = (loaded(a), loaded(b));
+        let a = a.as_ref().map_err(|e| e.to_string())?;
+        let b = b.as_ref().map_err(|e| e.to_string())?;
         let seeded: Params;
         // Only `sliced` reads the seed: the other metrics skip hashing the id.
         let params = if settings.metrics.contains(&MetricKind::Sliced) {
@@ -1327,7 +1430,7 @@ mod tests {
     #[test]
     fn manifests_csv_tsv_header_and_jsonl() {
         let ids = |p: &Plan| {
-            (0..p.pairs.len())
+            (0..p.len())
                 .map(|k| p.id(k).to_string())
                 .collect::<Vec<_>>()
         };
@@ -1343,11 +1446,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&jsonl), ["x|y", "7"]);
-        assert_eq!(jsonl.pairs[1].a, 1);
+        assert_eq!(jsonl.pair(1), (1, 0));
         // Only given ids are stored; the default `A|B` stands for itself.
         assert_eq!(
-            (&jsonl.pairs[0].id, &jsonl.pairs[1].id),
-            (&None, &Some("7".into()))
+            jsonl.pairs,
+            Pairs::Listed(vec![
+                Pair {
+                    a: 0,
+                    b: 1,
+                    id: None
+                },
+                Pair {
+                    a: 1,
+                    b: 0,
+                    id: Some("7".into())
+                }
+            ])
         );
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
         assert!(
@@ -1361,7 +1475,6 @@ mod tests {
         assert!(
             Plan::from_manifest("\n# nothing\n", "m")
                 .unwrap()
-                .pairs
                 .is_empty()
         );
     }
@@ -1372,10 +1485,7 @@ mod tests {
         let all = Plan::all_pairs(&files).unwrap();
         let ids: Vec<String> = (0..3).map(|k| all.id(k).to_string()).collect();
         assert_eq!(ids, ["p|q", "p|r", "q|r"]);
-        assert!(
-            all.pairs.iter().all(|p| p.id.is_none()),
-            "no id string is built"
-        );
+        assert_eq!(all.pairs, Pairs::All, "no pair is stored");
         let err = |f: &[&str]| {
             let files: Vec<String> = f.iter().map(|s| s.to_string()).collect();
             Plan::all_pairs(&files)
@@ -1395,7 +1505,7 @@ mod tests {
         assert_eq!(err(&["p", "q", "p"]), Ok(()), "p|q, p|p, q|p are distinct");
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
-        assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+        assert_eq!(one.pair(1), (0, 2));
         assert_eq!(one.id(1), "p|r");
         let repeated = ["q", "p", "r", "p"].map(String::from);
         assert_eq!(
@@ -1403,6 +1513,62 @@ mod tests {
             "--one-vs-many: pair 4: pair id 'p|p' repeats pair 2 (ids must be unique)"
         );
         assert_eq!(Plan::one_vs_many("p", &[]).unwrap(), Plan::default());
+    }
+
+    #[test]
+    fn all_pairs_are_worked_out_from_their_position() {
+        for n in 2..80 {
+            let mut k = 0;
+            for a in 0..n {
+                for b in a + 1..n {
+                    assert_eq!(all_pairs_at(n, k), (a, b), "n {n}, pair {k}");
+                    k += 1;
+                }
+            }
+        }
+        // Far from small numbers: the first and last pair of many rows, and of the last two.
+        for n in [4_097, 65_536, 1_000_003] {
+            let mut start = 0;
+            for a in 0..n - 1 {
+                if a % 997 == 0 || a + 3 >= n {
+                    assert_eq!(all_pairs_at(n, start), (a, a + 1), "n {n}, row {a}");
+                    assert_eq!(all_pairs_at(n, start + n - 2 - a), (a, n - 1), "n {n}");
+                }
+                start += n - 1 - a;
+            }
+            assert_eq!(start, n * (n - 1) / 2);
+        }
+        let files: Vec<String> = (0..9).map(|k| format!("f{k}")).collect();
+        let plan = Plan::all_pairs(&files).unwrap();
+        assert_eq!((plan.len(), plan.pair(35)), (36, (7, 8)));
+        assert_eq!(plan.id(35), "f7|f8");
+        // Shards and skips list what they keep, as a listed plan would.
+        let mut listed = plan.clone();
+        listed.pairs = Pairs::Listed(
+            (0..plan.len())
+                .map(|k| Pair {
+                    a: plan.pair(k).0,
+                    b: plan.pair(k).1,
+                    id: None,
+                })
+                .collect(),
+        );
+        let shard = Shard { index: 1, count: 3 };
+        let (mut a, mut b) = (plan.clone(), listed.clone());
+        a.retain_shard(shard);
+        b.retain_shard(shard);
+        assert_eq!(a, b);
+        let done = HashSet::from(["f0|f1".to_string(), "f3|f8".to_string()]);
+        let (mut a, mut b) = (plan.clone(), listed);
+        assert_eq!((a.skip_ids(&done), b.skip_ids(&done)), (2, 2));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "pair 36 of 36")]
+    fn all_pairs_past_the_end_panic() {
+        let files: Vec<String> = (0..9).map(|k| format!("f{k}")).collect();
+        Plan::all_pairs(&files).unwrap().pair(36);
     }
 
     #[test]
@@ -1449,11 +1615,12 @@ mod tests {
     fn shards_and_skips_of_a_plan_follow_the_id_strings() {
         let files: Vec<String> = (0..40).map(|k| format!("d/in {k}.png")).collect();
         let full = Plan::all_pairs(&files).unwrap();
-        let ids: Vec<String> = (0..full.pairs.len())
+        let ids: Vec<String> = (0..full.len())
             .map(|k| {
                 format!(
                     "{}|{}",
-                    full.inputs[full.pairs[k].a], full.inputs[full.pairs[k].b]
+                    full.inputs[full.pair(k).0],
+                    full.inputs[full.pair(k).1]
                 )
             })
             .collect();
@@ -1462,9 +1629,7 @@ mod tests {
             let shard = Shard { index, count: 3 };
             let mut plan = full.clone();
             plan.retain_shard(shard);
-            let kept: Vec<String> = (0..plan.pairs.len())
-                .map(|k| plan.id(k).to_string())
-                .collect();
+            let kept: Vec<String> = (0..plan.len()).map(|k| plan.id(k).to_string()).collect();
             let want: Vec<String> = ids
                 .iter()
                 .filter(|id| shard.contains(id))
@@ -1480,8 +1645,8 @@ mod tests {
         let done: HashSet<String> = ids.iter().step_by(7).cloned().collect();
         let mut plan = full.clone();
         assert_eq!(plan.skip_ids(&done), done.len());
-        assert_eq!(plan.pairs.len(), ids.len() - done.len());
-        for k in 0..plan.pairs.len() {
+        assert_eq!(plan.len(), ids.len() - done.len());
+        for k in 0..plan.len() {
             assert!(!done.contains(&plan.id(k).to_string()));
         }
     }
