@@ -1137,6 +1137,9 @@ pub fn run_on<T: Default + Send>(
     let mut summary = handover.finish();
     summary.decodes = cache.decodes();
     summary.stopped = summary.done < n;
+    // The decoded inputs are freed on a worker thread while the caller goes on: it need not
+    // wait for hundreds of frees (a process about to exit would wait for nothing else).
+    pool.spawn(move || drop(cache));
     Ok(summary)
 }
 
