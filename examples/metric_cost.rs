@@ -34,15 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .collect::<Result<Vec<_>, _>>()?;
         let decode = started.elapsed().as_secs_f64() / masses.len() as f64;
         // Built per pair with the pair's own sliced seed, as batch mode does.
-        let chosen = plan
-            .pairs
-            .iter()
-            .enumerate()
-            .take(pairs)
-            .map(|(k, p)| {
+        let chosen = (0..plan.len().min(pairs))
+            .map(|k| {
                 let mut params = Params::default();
                 params.sliced.seed = plan.id(k).seed(0);
-                Ok((kind.build(&params)?, &masses[p.a], &masses[p.b]))
+                let (a, b) = plan.pair(k);
+                Ok((kind.build(&params)?, &masses[a], &masses[b]))
             })
             .collect::<Result<Vec<_>, imgdist::Error>>()?;
         let mut times = Vec::new();

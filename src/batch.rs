@@ -3,15 +3,16 @@
 //! A [`Plan`] lists the distinct inputs and the pairs between them — from a manifest
 //! ([`Plan::from_manifest`]), every pair of a list ([`Plan::all_pairs`]) or one reference against
 //! many ([`Plan::one_vs_many`]). [`Plan::retain_shard`] keeps one shard of it and
-//! [`Plan::skip_ids`] drops pairs already done. [`run`] computes the pairs on a thread pool,
-//! decodes each input once through a bounded [`MassCache`], and hands every [`Record`] back in
-//! input order (or in completion order).
+//! [`Plan::skip_ids`] drops pairs already done. [`run`] computes the pairs on a thread pool
+//! ([`run_on`]: on [`Workers`] started beforehand), decodes each input once through a bounded
+//! [`MassCache`], and hands every [`Record`] over in input order (or in completion order).
 //!
 //! # Pair ids, shards and seeds
 //! Every pair has an id: the manifest's `id` column when given, otherwise `A|B` with both paths
 //! as written (after directory expansion). Ids must be unique within a run. A default id is
 //! never stored: [`Plan::id`] gives a [`PairId`] that hashes, compares and writes the two paths
-//! around the `|` as they are, so a plan of all pairs of `n` inputs holds `n` strings, not `n²`.
+//! around the `|` as they are. A plan of all pairs of `n` distinct inputs stores no pair at all
+//! ([`Plan::pair`] works pair `k` out from `k`): it holds `n` strings, not `n²` pairs.
 //!
 //! - **Shards.** Shard `K/N` (0 ≤ K < N) holds the pairs whose id hashes to K:
 //!   `fnv1a64(id) mod N == K`, with [`fnv1a64`] over the id's UTF-8 bytes. The N shards
@@ -35,7 +36,7 @@ use std::io;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -119,17 +120,15 @@ impl FromStr for Shard {
     }
 }
 
-/// One pair to compare: the indices of its two inputs in [`Plan::inputs`], and its id if it is
+/// One listed pair: the indices of its two inputs in [`Plan::inputs`], and its id if it is
 /// not the default `A|B`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    /// Index of input A in [`Plan::inputs`].
-    pub a: usize,
-    /// Index of input B in [`Plan::inputs`].
-    pub b: usize,
+struct Pair {
+    a: usize,
+    b: usize,
     /// The id the manifest gave the pair; `None` for the default id `A|B`, the two paths
     /// joined by `|`, which [`Plan::id`] stands for without building it.
-    pub id: Option<String>,
+    id: Option<String>,
 }
 
 /// A pair's id as a [`Plan`] holds it: an id of its own, or the default `A|B` kept as its two
@@ -232,21 +231,103 @@ impl PartialEq<&str> for PairId<'_> {
 }
 
 /// The distinct inputs of a run and the pairs between them, in output order.
+///
+/// The pairs of [`Plan::all_pairs`] are not stored: pair `k` is worked out from `k` when it is
+/// needed, so that such a plan takes no time or memory to build however many pairs it has
+/// (until a shard or a skip list picks some of them: those are listed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Distinct input paths, as written.
     pub inputs: Vec<String>,
-    /// The pairs, in input order.
-    pub pairs: Vec<Pair>,
+    pairs: Pairs,
+}
+
+/// The pairs of a [`Plan`], in output order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pairs {
+    /// Every `(i, j)` of the inputs with `i < j`, row by row, with default ids.
+    All,
+    Listed(Vec<Pair>),
+}
+
+impl Default for Pairs {
+    fn default() -> Self {
+        Pairs::Listed(Vec::new())
+    }
 }
 
 impl Plan {
+    /// How many pairs there are.
+    pub fn len(&self) -> usize {
+        match &self.pairs {
+            Pairs::All => {
+                let n = self.inputs.len();
+                n * n.saturating_sub(1) / 2
+            }
+            Pairs::Listed(pairs) => pairs.len(),
+        }
+    }
+
+    /// True when there is no pair.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The indices in [`Plan::inputs`] of the two inputs of pair `k`, A then B.
+    ///
+    /// # Panics
+    /// If `k` is not below the number of pairs.
+    pub fn pair(&self, k: usize) -> (usize, usize) {
+        match &self.pairs {
+            Pairs::All => {
+                assert!(k < self.len(), "pair {k} of {}", self.len());
+                all_pairs_at(self.inputs.len(), k)
+            }
+            Pairs::Listed(pairs) => (pairs[k].a, pairs[k].b),
+        }
+    }
+
     /// The id of pair `k`.
     ///
     /// # Panics
     /// If `k` is not below the number of pairs.
     pub fn id(&self, k: usize) -> PairId<'_> {
-        pair_id(&self.inputs, &self.pairs[k])
+        self.entry(k).2
+    }
+
+    /// Pair `k`'s inputs and id.
+    fn entry(&self, k: usize) -> (usize, usize, PairId<'_>) {
+        match &self.pairs {
+            Pairs::Listed(pairs) => {
+                let p = &pairs[k];
+                (p.a, p.b, pair_id(&self.inputs, p))
+            }
+            Pairs::All => {
+                let (a, b) = self.pair(k);
+                (a, b, PairId::Joined(&self.inputs[a], &self.inputs[b]))
+            }
+        }
+    }
+
+    /// Keeps the pairs whose id passes `keep`, in order.
+    fn retain(&mut self, mut keep: impl FnMut(PairId<'_>) -> bool) {
+        let inputs = &self.inputs;
+        match &mut self.pairs {
+            Pairs::Listed(pairs) => pairs.retain(|p| keep(pair_id(inputs, p))),
+            // Listed as they are kept, so that a shard of a large run never lists them all.
+            Pairs::All => {
+                let n = inputs.len();
+                let mut kept = Vec::new();
+                for a in 0..n {
+                    for b in a + 1..n {
+                        if keep(PairId::Joined(&inputs[a], &inputs[b])) {
+                            kept.push(Pair { a, b, id: None });
+                        }
+                    }
+                }
+                self.pairs = Pairs::Listed(kept);
+            }
+        }
     }
 
     fn input(&mut self, index: &mut HashMap<String, usize>, path: &str) -> usize {
@@ -267,19 +348,20 @@ impl Plan {
     ) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut index = HashMap::new();
-        plan.pairs.reserve(triples.len());
+        let mut pairs = Vec::with_capacity(triples.len());
         for (a, b, id) in triples {
             let (a, b) = (plan.input(&mut index, &a), plan.input(&mut index, &b));
-            plan.pairs.push(Pair { a, b, id });
+            pairs.push(Pair { a, b, id });
         }
+        plan.pairs = Pairs::Listed(pairs);
         plan.check_ids(name, origin)?;
         Ok(plan)
     }
 
     /// Fails on the first pair whose id repeats an earlier one.
     fn check_ids(&self, name: &str, origin: impl Fn(usize) -> String) -> Result<()> {
-        let mut seen: HashMap<Cow<str>, usize> = HashMap::with_capacity(self.pairs.len());
-        for k in 0..self.pairs.len() {
+        let mut seen: HashMap<Cow<str>, usize> = HashMap::with_capacity(self.len());
+        for k in 0..self.len() {
             let id = self.id(k).to_cow();
             if let Some(&first) = seen.get(&id) {
                 return Err(Error::Decode {
@@ -297,6 +379,7 @@ impl Plan {
     }
 
     /// Every pair `(files[i], files[j])` with `i < j`, in row-major order; default ids `A|B`.
+    /// When the files are distinct (the usual case) no pair is stored.
     ///
     /// # Errors
     /// [`Error::Decode`] if a file is listed twice in a way that repeats an id.
@@ -307,12 +390,15 @@ impl Plan {
         }
         let mut index = HashMap::new();
         let at: Vec<usize> = files.iter().map(|f| plan.input(&mut index, f)).collect();
-        plan.pairs
-            .reserve(files.len() * files.len().saturating_sub(1) / 2);
-        for (i, &a) in at.iter().enumerate() {
-            for &b in &at[i + 1..] {
-                plan.pairs.push(Pair { a, b, id: None });
+        if plan.inputs.len() == files.len() {
+            // Input i is file i.
+            plan.pairs = Pairs::All;
+        } else {
+            let mut pairs = Vec::with_capacity(files.len() * (files.len() - 1) / 2);
+            for (i, &a) in at.iter().enumerate() {
+                pairs.extend(at[i + 1..].iter().map(|&b| Pair { a, b, id: None }));
             }
+            plan.pairs = Pairs::Listed(pairs);
         }
         // Distinct files without a `|` make distinct ids (an id splits back into its two files).
         if plan.inputs.len() < files.len() || files.iter().any(|f| f.contains('|')) {
@@ -333,7 +419,7 @@ impl Plan {
         let mut index = HashMap::new();
         let r = plan.input(&mut index, reference);
         let mut first: HashMap<usize, usize> = HashMap::with_capacity(files.len());
-        plan.pairs.reserve(files.len());
+        let mut pairs = Vec::with_capacity(files.len());
         for (k, f) in files.iter().enumerate() {
             let b = plan.input(&mut index, f);
             // `REF|X` and `REF|Y` are one string only when X and Y are.
@@ -349,8 +435,9 @@ impl Plan {
                 });
             }
             first.insert(b, k);
-            plan.pairs.push(Pair { a: r, b, id: None });
+            pairs.push(Pair { a: r, b, id: None });
         }
+        plan.pairs = Pairs::Listed(pairs);
         Ok(plan)
     }
 
@@ -446,21 +533,37 @@ impl Plan {
 
     /// Keeps only the pairs of one shard.
     pub fn retain_shard(&mut self, shard: Shard) {
-        let inputs = &self.inputs;
-        self.pairs.retain(|p| shard.contains_id(pair_id(inputs, p)));
+        self.retain(|id| shard.contains_id(id));
     }
 
     /// Drops the pairs whose id is in `done`; returns how many were dropped.
     pub fn skip_ids(&mut self, done: &HashSet<String>) -> usize {
-        let before = self.pairs.len();
-        let inputs = &self.inputs;
+        let before = self.len();
         let mut buf = String::new();
-        self.pairs.retain(|p| {
-            pair_id(inputs, p).write_into(&mut buf);
+        self.retain(|id| {
+            id.write_into(&mut buf);
             !done.contains(&buf)
         });
-        before - self.pairs.len()
+        before - self.len()
     }
+}
+
+/// The inputs `(a, b)` of pair `k` of all the pairs `a < b` of `n` inputs, row by row: row `a`
+/// holds the `n - 1 - a` pairs `(a, a + 1)`, …, `(a, n - 1)`.
+fn all_pairs_at(n: usize, k: usize) -> (usize, usize) {
+    // Row a starts at pair a (2n - 1 - a) / 2. Solving for a in floating point lands on the
+    // row or next to it; whole-number steps settle it.
+    let start = |a: usize| a * (2 * n - 1 - a) / 2;
+    let m = (2 * n - 1) as f64;
+    let mut a = ((m - (m * m - 8.0 * k as f64).max(0.0).sqrt()) / 2.0) as usize;
+    a = a.min(n - 2);
+    while a > 0 && start(a) > k {
+        a -= 1;
+    }
+    while a + 2 < n && start(a + 1) <= k {
+        a += 1;
+    }
+    (a, a + 1 + k - start(a))
 }
 
 /// The id of `pair`, whose input indices point into `inputs`.
@@ -866,13 +969,15 @@ impl Default for RunOptions {
     }
 }
 
-/// Receives the prepared records of a [`run`] on the calling thread, a run of consecutive
-/// pairs at a time.
+/// Receives the prepared records of a [`run`], a run of consecutive pairs at a time. The
+/// worker thread that completes a run hands it over itself, one call at a time (the sink is
+/// behind a lock), so the sink must be [`Send`].
 pub trait Sink<T> {
     /// Takes the records of the pairs `first..first + count`, prepared into one `T`. Returning
     /// false stops the run (e.g. a closed pipe): no new pair starts.
     fn record(&mut self, first: usize, count: usize, item: T) -> bool;
-    /// Called when nothing is waiting (a good moment to flush). Returning false stops the run.
+    /// Called when nothing is waiting to be handed over (a good moment to flush). Returning
+    /// false stops the run.
     fn idle(&mut self) -> bool {
         true
     }
@@ -895,17 +1000,40 @@ pub struct Summary {
     pub stopped: bool,
 }
 
-/// Computes every pair of `plan` on `opts.jobs` threads.
-///
-/// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a time
-/// while pairs are slow), so that cheap pairs do not pay for the hand-over one by one. Each
-/// record of a run is added by `prepare` to the run's `T` (from `T::default()`) on the worker
-/// thread, so formatting runs in parallel too; the run's `T` is handed to `sink` on the calling
-/// thread, runs in plan order when `opts.ordered`, else as they finish. Pair `i`'s `sliced` seed
-/// is [`pair_seed`]`(settings.params.sliced.seed, id)`.
-///
-/// Inputs are decoded on the worker threads as pairs first need them, through one
-/// [`MassCache`]: the first run starts without waiting for any input but its own.
+/// The threads a batch run computes on (see [`run_on`]). They can be started before the plan
+/// is built, so that they come up while the inputs are being listed instead of after.
+#[derive(Debug)]
+pub struct Workers {
+    pool: rayon::ThreadPool,
+}
+
+impl Workers {
+    /// Starts `jobs` threads, which wait for a run.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `jobs` is 0 or the threads cannot be started.
+    pub fn start(jobs: usize) -> Result<Workers> {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "--jobs",
+            reason,
+        };
+        if jobs == 0 {
+            return Err(bad("must be at least 1".into()));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| bad(format!("cannot start {jobs} threads: {e}")))?;
+        Ok(Workers { pool })
+    }
+
+    /// How many threads there are.
+    pub fn jobs(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+/// Computes every pair of `plan` on `opts.jobs` threads: [`run_on`] new [`Workers`].
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad setting or `jobs == 0`; a pair's failure is a record,
@@ -915,36 +1043,50 @@ pub fn run<T: Default + Send>(
     settings: &Settings,
     opts: &RunOptions,
     prepare: impl Fn(&mut T, &Record<'_>) + Sync,
-    sink: &mut dyn Sink<T>,
+    sink: &mut (dyn Sink<T> + Send),
 ) -> Result<Summary> {
     settings.validate()?;
-    if opts.jobs == 0 {
-        return Err(Error::InvalidParameter {
-            name: "--jobs",
-            reason: "must be at least 1".into(),
-        });
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()
-        .map_err(|e| Error::InvalidParameter {
-            name: "--jobs",
-            reason: format!("cannot start {} threads: {e}", opts.jobs),
-        })?;
+    let workers = Workers::start(opts.jobs)?;
+    run_on(&workers, plan, settings, opts, prepare, sink)
+}
+
+/// Computes every pair of `plan` on the threads of `workers` (`opts.jobs` is not read).
+///
+/// Workers take consecutive pairs in runs sized to last about a millisecond (one pair at a time
+/// while pairs are slow), so that cheap pairs do not pay for the hand-over one by one. Each
+/// record of a run is added by `prepare` to the run's `T` (from `T::default()`) on the worker
+/// thread, so formatting runs in parallel too. The worker that finishes a run hands its `T` to
+/// `sink` itself, in plan order when `opts.ordered` (a run finished ahead of an earlier one
+/// waits for it), else as they finish; the calling thread only waits. Pair `i`'s `sliced` seed
+/// is [`pair_seed`]`(settings.params.sliced.seed, id)`.
+///
+/// Inputs are decoded on the worker threads as pairs first need them, through one
+/// [`MassCache`]: the first run starts without waiting for any input but its own.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad setting; a pair's failure is a record, not an error.
+pub fn run_on<T: Default + Send>(
+    workers: &Workers,
+    plan: &Plan,
+    settings: &Settings,
+    opts: &RunOptions,
+    prepare: impl Fn(&mut T, &Record<'_>) + Sync,
+    sink: &mut (dyn Sink<T> + Send),
+) -> Result<Summary> {
+    settings.validate()?;
+    let (pool, jobs) = (&workers.pool, workers.jobs());
     let cache = MassCache::new(plan.inputs.clone(), settings.load.clone(), opts.cache_bytes);
-    let n = plan.pairs.len();
+    let n = plan.len();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let mut summary = Summary::default();
-    let mut first_error: Option<(usize, String)> = None;
-    let (tx, rx) = mpsc::channel::<Done<T>>();
+    let handover = Mutex::new(Handover::new(sink, opts.ordered));
 
-    let work = |tx: mpsc::Sender<Done<T>>| {
+    let work = || {
         let mut held = Held::default();
         let mut run_len = 1;
         while !stop.load(Ordering::Relaxed) {
             let left = n.saturating_sub(next.load(Ordering::Relaxed));
-            let len = tail_run_len(run_len, left, opts.jobs);
+            let len = tail_run_len(run_len, left, jobs);
             let start = next.fetch_add(len, Ordering::Relaxed);
             if start >= n {
                 break;
@@ -981,76 +1123,100 @@ pub fn run<T: Default + Send>(
                 }
             }
             run_len = next_run_len(done.end - start, began.elapsed());
-            if tx.send(done).is_err() {
-                return;
+            if !lock(&handover).take(done) {
+                stop.store(true, Ordering::Relaxed);
             }
         }
     };
-
-    std::thread::scope(|scope| {
-        let tx_all = tx;
-        let (pool, work) = (&pool, &work);
-        // One worker loop per pool thread: `broadcast` pins each loop to its own thread, so a
-        // thread waiting inside a metric's parallel section cannot pick up another loop.
-        scope.spawn(move || {
-            pool.broadcast(|_| work(tx_all.clone()));
-            drop(tx_all);
-        });
-        // Runs waiting for an earlier one, by their first pair.
-        let mut pending: BTreeMap<usize, Done<T>> = BTreeMap::new();
-        let mut want = 0usize;
-        let mut open = true;
-        let deliver = |sink: &mut dyn Sink<T>, done: Done<T>, open: &mut bool| {
-            if *open && !sink.record(done.start, done.end - done.start, done.item) {
-                *open = false;
-                stop.store(true, Ordering::Relaxed);
-            }
-        };
-        loop {
-            let done = match rx.try_recv() {
-                Ok(done) => done,
-                Err(mpsc::TryRecvError::Empty) => {
-                    if open && !sink.idle() {
-                        open = false;
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    match rx.recv() {
-                        Ok(done) => done,
-                        Err(_) => break,
-                    }
-                }
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            };
-            summary.done += done.end - done.start;
-            summary.errors += done.errors;
-            summary.over_max += done.over_max;
-            if let Some((i, _)) = &done.first_error
-                && first_error.as_ref().is_none_or(|(j, _)| i < j)
-            {
-                first_error = done.first_error.clone();
-            }
-            if opts.ordered {
-                pending.insert(done.start, done);
-                while let Some(done) = pending.remove(&want) {
-                    want = done.end;
-                    deliver(sink, done, &mut open);
-                }
-            } else {
-                deliver(sink, done, &mut open);
-            }
-        }
-        // After an early stop some pairs never ran: deliver the rest in order across the gaps.
-        for (_, done) in std::mem::take(&mut pending) {
-            deliver(sink, done, &mut open);
-        }
-        if open {
-            sink.idle();
-        }
-    });
-    summary.first_error = first_error.map(|(_, e)| e);
+    // One worker loop per pool thread: `broadcast` pins each loop to its own thread, so a
+    // thread waiting inside a metric's parallel section cannot pick up another loop. The
+    // calling thread sleeps until every loop has ended: with the workers handing their runs
+    // over themselves, no third thread wakes up for every run and takes a core from them.
+    pool.broadcast(|_| work());
+    let handover = handover.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut summary = handover.finish();
     summary.decodes = cache.decodes();
     summary.stopped = summary.done < n;
+    // The decoded inputs are freed on a worker thread while the caller goes on: it need not
+    // wait for hundreds of frees (a process about to exit would wait for nothing else).
+    pool.spawn(move || drop(cache));
     Ok(summary)
+}
+
+/// Finished runs on their way to the [`Sink`], behind the lock that lets one worker at a time
+/// hand its run over, with the counts of the [`Summary`].
+struct Handover<'s, T> {
+    sink: &'s mut (dyn Sink<T> + Send),
+    ordered: bool,
+    /// Runs waiting for an earlier one, by their first pair (ordered runs only).
+    pending: BTreeMap<usize, Done<T>>,
+    /// The first pair of the next run in plan order.
+    want: usize,
+    /// False once the sink has asked to stop: later runs are counted, not handed over.
+    open: bool,
+    summary: Summary,
+    /// The first error in plan order so far: its pair and `id: reason`.
+    first_error: Option<(usize, String)>,
+}
+
+impl<'s, T> Handover<'s, T> {
+    fn new(sink: &'s mut (dyn Sink<T> + Send), ordered: bool) -> Self {
+        Handover {
+            sink,
+            ordered,
+            pending: BTreeMap::new(),
+            want: 0,
+            open: true,
+            summary: Summary::default(),
+            first_error: None,
+        }
+    }
+
+    /// Counts a finished run and hands over every run now in order (the sink's `idle` when
+    /// none is left waiting). Returns false once the sink has asked to stop.
+    fn take(&mut self, done: Done<T>) -> bool {
+        self.summary.done += done.end - done.start;
+        self.summary.errors += done.errors;
+        self.summary.over_max += done.over_max;
+        if let Some((i, _)) = &done.first_error
+            && self.first_error.as_ref().is_none_or(|(j, _)| i < j)
+        {
+            self.first_error = done.first_error.clone();
+        }
+        if self.ordered {
+            self.pending.insert(done.start, done);
+            while let Some(done) = self.pending.remove(&self.want) {
+                self.want = done.end;
+                self.deliver(done);
+            }
+        } else {
+            self.deliver(done);
+        }
+        if self.open && self.pending.is_empty() && !self.sink.idle() {
+            self.open = false;
+        }
+        self.open
+    }
+
+    fn deliver(&mut self, done: Done<T>) {
+        let count = done.end - done.start;
+        if self.open && !self.sink.record(done.start, count, done.item) {
+            self.open = false;
+        }
+    }
+
+    /// After the workers have stopped: hands over, in order across the gaps, the runs still
+    /// waiting for pairs that never ran (an early stop), and the counts.
+    fn finish(mut self) -> Summary {
+        for (_, done) in std::mem::take(&mut self.pending) {
+            self.deliver(done);
+        }
+        if self.open {
+            self.sink.idle();
+        }
+        self.summary.first_error = self.first_error.map(|(_, e)| e);
+        self.summary
+    }
 }
 
 /// About how long a worker's run of consecutive pairs should last.
@@ -1074,7 +1240,7 @@ fn tail_run_len(len: usize, left: usize, jobs: usize) -> usize {
     len.min(left.div_ceil(2 * jobs.max(1)).max(1))
 }
 
-/// A finished run of pairs `start..end` on its way from a worker to the calling thread.
+/// A finished run of pairs `start..end` on its way from a worker to the [`Sink`].
 struct Done<T> {
     start: usize,
     end: usize,
@@ -1127,16 +1293,16 @@ fn compute<'p>(
     cache: &MassCache,
     held: &mut Held,
 ) -> Record<'p> {
-    let pair = &plan.pairs[i];
-    let (a_name, b_name) = (&plan.inputs[pair.a], &plan.inputs[pair.b]);
-    let id = pair_id(&plan.inputs, pair);
+    let (a, b, id) = plan.entry(i);
+    let (a_name, b_name) = (&plan.inputs[a], &plan.inputs[b]);
     let outcome = (|| {
         let stamp = i as u64 + 1;
-        held.fetch(pair.a, stamp, cache);
-        held.fetch(pair.b, stamp, cache);
+        held.fetch(a, stamp, cache);
+        held.fetch(b, stamp, cache);
         let loaded = |k| held.find(k).expect("both inputs just fetched");
-        let a = loaded(pair.a).as_ref().map_err(|e| e.to_string())?;
-        let b = loaded(pair.b).as_ref().map_err(|e| e.to_string())?;
+        let (a, b) = (loaded(a), loaded(b));
+        let a = a.as_ref().map_err(|e| e.to_string())?;
+        let b = b.as_ref().map_err(|e| e.to_string())?;
         let seeded: Params;
         // Only `sliced` reads the seed: the other metrics skip hashing the id.
         let params = if settings.metrics.contains(&MetricKind::Sliced) {
@@ -1267,7 +1433,7 @@ mod tests {
     #[test]
     fn manifests_csv_tsv_header_and_jsonl() {
         let ids = |p: &Plan| {
-            (0..p.pairs.len())
+            (0..p.len())
                 .map(|k| p.id(k).to_string())
                 .collect::<Vec<_>>()
         };
@@ -1283,11 +1449,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&jsonl), ["x|y", "7"]);
-        assert_eq!(jsonl.pairs[1].a, 1);
+        assert_eq!(jsonl.pair(1), (1, 0));
         // Only given ids are stored; the default `A|B` stands for itself.
         assert_eq!(
-            (&jsonl.pairs[0].id, &jsonl.pairs[1].id),
-            (&None, &Some("7".into()))
+            jsonl.pairs,
+            Pairs::Listed(vec![
+                Pair {
+                    a: 0,
+                    b: 1,
+                    id: None
+                },
+                Pair {
+                    a: 1,
+                    b: 0,
+                    id: Some("7".into())
+                }
+            ])
         );
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
         assert!(
@@ -1301,7 +1478,6 @@ mod tests {
         assert!(
             Plan::from_manifest("\n# nothing\n", "m")
                 .unwrap()
-                .pairs
                 .is_empty()
         );
     }
@@ -1312,10 +1488,7 @@ mod tests {
         let all = Plan::all_pairs(&files).unwrap();
         let ids: Vec<String> = (0..3).map(|k| all.id(k).to_string()).collect();
         assert_eq!(ids, ["p|q", "p|r", "q|r"]);
-        assert!(
-            all.pairs.iter().all(|p| p.id.is_none()),
-            "no id string is built"
-        );
+        assert_eq!(all.pairs, Pairs::All, "no pair is stored");
         let err = |f: &[&str]| {
             let files: Vec<String> = f.iter().map(|s| s.to_string()).collect();
             Plan::all_pairs(&files)
@@ -1335,7 +1508,7 @@ mod tests {
         assert_eq!(err(&["p", "q", "p"]), Ok(()), "p|q, p|p, q|p are distinct");
         let one = Plan::one_vs_many("p", &files[1..]).unwrap();
         assert_eq!(one.inputs, ["p", "q", "r"]);
-        assert_eq!((one.pairs[1].a, one.pairs[1].b), (0, 2));
+        assert_eq!(one.pair(1), (0, 2));
         assert_eq!(one.id(1), "p|r");
         let repeated = ["q", "p", "r", "p"].map(String::from);
         assert_eq!(
@@ -1343,6 +1516,62 @@ mod tests {
             "--one-vs-many: pair 4: pair id 'p|p' repeats pair 2 (ids must be unique)"
         );
         assert_eq!(Plan::one_vs_many("p", &[]).unwrap(), Plan::default());
+    }
+
+    #[test]
+    fn all_pairs_are_worked_out_from_their_position() {
+        for n in 2..80 {
+            let mut k = 0;
+            for a in 0..n {
+                for b in a + 1..n {
+                    assert_eq!(all_pairs_at(n, k), (a, b), "n {n}, pair {k}");
+                    k += 1;
+                }
+            }
+        }
+        // Far from small numbers: the first and last pair of many rows, and of the last two.
+        for n in [4_097, 65_536, 1_000_003] {
+            let mut start = 0;
+            for a in 0..n - 1 {
+                if a % 997 == 0 || a + 3 >= n {
+                    assert_eq!(all_pairs_at(n, start), (a, a + 1), "n {n}, row {a}");
+                    assert_eq!(all_pairs_at(n, start + n - 2 - a), (a, n - 1), "n {n}");
+                }
+                start += n - 1 - a;
+            }
+            assert_eq!(start, n * (n - 1) / 2);
+        }
+        let files: Vec<String> = (0..9).map(|k| format!("f{k}")).collect();
+        let plan = Plan::all_pairs(&files).unwrap();
+        assert_eq!((plan.len(), plan.pair(35)), (36, (7, 8)));
+        assert_eq!(plan.id(35), "f7|f8");
+        // Shards and skips list what they keep, as a listed plan would.
+        let mut listed = plan.clone();
+        listed.pairs = Pairs::Listed(
+            (0..plan.len())
+                .map(|k| Pair {
+                    a: plan.pair(k).0,
+                    b: plan.pair(k).1,
+                    id: None,
+                })
+                .collect(),
+        );
+        let shard = Shard { index: 1, count: 3 };
+        let (mut a, mut b) = (plan.clone(), listed.clone());
+        a.retain_shard(shard);
+        b.retain_shard(shard);
+        assert_eq!(a, b);
+        let done = HashSet::from(["f0|f1".to_string(), "f3|f8".to_string()]);
+        let (mut a, mut b) = (plan.clone(), listed);
+        assert_eq!((a.skip_ids(&done), b.skip_ids(&done)), (2, 2));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "pair 36 of 36")]
+    fn all_pairs_past_the_end_panic() {
+        let files: Vec<String> = (0..9).map(|k| format!("f{k}")).collect();
+        Plan::all_pairs(&files).unwrap().pair(36);
     }
 
     #[test]
@@ -1389,11 +1618,12 @@ mod tests {
     fn shards_and_skips_of_a_plan_follow_the_id_strings() {
         let files: Vec<String> = (0..40).map(|k| format!("d/in {k}.png")).collect();
         let full = Plan::all_pairs(&files).unwrap();
-        let ids: Vec<String> = (0..full.pairs.len())
+        let ids: Vec<String> = (0..full.len())
             .map(|k| {
                 format!(
                     "{}|{}",
-                    full.inputs[full.pairs[k].a], full.inputs[full.pairs[k].b]
+                    full.inputs[full.pair(k).0],
+                    full.inputs[full.pair(k).1]
                 )
             })
             .collect();
@@ -1402,9 +1632,7 @@ mod tests {
             let shard = Shard { index, count: 3 };
             let mut plan = full.clone();
             plan.retain_shard(shard);
-            let kept: Vec<String> = (0..plan.pairs.len())
-                .map(|k| plan.id(k).to_string())
-                .collect();
+            let kept: Vec<String> = (0..plan.len()).map(|k| plan.id(k).to_string()).collect();
             let want: Vec<String> = ids
                 .iter()
                 .filter(|id| shard.contains(id))
@@ -1420,8 +1648,8 @@ mod tests {
         let done: HashSet<String> = ids.iter().step_by(7).cloned().collect();
         let mut plan = full.clone();
         assert_eq!(plan.skip_ids(&done), done.len());
-        assert_eq!(plan.pairs.len(), ids.len() - done.len());
-        for k in 0..plan.pairs.len() {
+        assert_eq!(plan.len(), ids.len() - done.len());
+        for k in 0..plan.len() {
             assert!(!done.contains(&plan.id(k).to_string()));
         }
     }
@@ -1534,6 +1762,101 @@ mod tests {
             }
             assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
         }
+        // Workers started beforehand serve one run after another, whatever `opts.jobs` says.
+        let workers = Workers::start(2).unwrap();
+        assert_eq!(workers.jobs(), 2);
+        let opts = RunOptions {
+            jobs: 7,
+            ..RunOptions::default()
+        };
+        for _ in 0..2 {
+            let mut sink = Collect::default();
+            let summary = run_on(&workers, &plan, &settings, &opts, prepare, &mut sink).unwrap();
+            assert_eq!(summary.done, 435);
+            let ids: Vec<String> = sink.0.into_iter().flat_map(|(_, _, ids)| ids).collect();
+            let want: Vec<String> = (0..435).map(|k| plan.id(k).to_string()).collect();
+            assert_eq!(ids, want);
+        }
+        assert!(Workers::start(0).is_err());
+    }
+
+    /// A finished run of `start..end` whose item is its first pair.
+    fn finished(start: usize, end: usize) -> Done<usize> {
+        Done {
+            start,
+            end,
+            errors: usize::from(start == 5),
+            over_max: 0,
+            first_error: (start == 5).then(|| (5, "e".to_string())),
+            item: start,
+        }
+    }
+
+    /// Records what it is handed; asks to stop after `limit` runs.
+    struct Limited {
+        got: Vec<(usize, usize)>,
+        idles: usize,
+        limit: usize,
+    }
+
+    impl Sink<usize> for Limited {
+        fn record(&mut self, first: usize, count: usize, item: usize) -> bool {
+            assert_eq!(first, item);
+            self.got.push((first, count));
+            self.got.len() < self.limit
+        }
+
+        fn idle(&mut self) -> bool {
+            self.idles += 1;
+            true
+        }
+    }
+
+    #[test]
+    fn handover_keeps_plan_order_and_stops_when_the_sink_asks() {
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: usize::MAX,
+        };
+        let mut h = Handover::new(&mut sink, true);
+        assert!(h.take(finished(3, 5)), "waits for 0..3");
+        assert!(h.take(finished(5, 9)));
+        assert!(h.take(finished(0, 3)), "0..3 brings 3..5 and 5..9 along");
+        assert!(h.take(finished(9, 10)));
+        let summary = h.finish();
+        assert_eq!((summary.done, summary.errors), (10, 1));
+        assert_eq!(summary.first_error.as_deref(), Some("e"));
+        assert_eq!(sink.got, [(0, 3), (3, 2), (5, 4), (9, 1)]);
+        assert_eq!(
+            sink.idles, 3,
+            "after each run that left nothing waiting, and at the end"
+        );
+
+        // Unordered: as they come. A sink that asks to stop is handed nothing more.
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: 2,
+        };
+        let mut h = Handover::new(&mut sink, false);
+        assert!(h.take(finished(3, 5)));
+        assert!(!h.take(finished(0, 3)), "the sink asked to stop");
+        assert!(!h.take(finished(5, 9)));
+        assert_eq!(h.finish().done, 9, "every finished pair is counted");
+        assert_eq!(sink.got, [(3, 2), (0, 3)]);
+
+        // After an early stop, runs behind a gap are handed over in order at the end.
+        let mut sink = Limited {
+            got: Vec::new(),
+            idles: 0,
+            limit: usize::MAX,
+        };
+        let mut h = Handover::new(&mut sink, true);
+        assert!(h.take(finished(9, 10)));
+        assert!(h.take(finished(3, 5)));
+        h.finish();
+        assert_eq!(sink.got, [(3, 2), (9, 1)]);
     }
 
     #[test]
