@@ -723,18 +723,24 @@ mod tests {
         }
     }
 
+    /// A full `side × side` lattice with two sets of random masses on it.
+    fn full_lattices(side: usize, seed: u64) -> (Vec<(f64, f64)>, Vec<f64>, Vec<f64>) {
+        use rand::rngs::ChaCha8Rng;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let pts: Vec<(f64, f64)> = (0..side * side)
+            .map(|k| ((k / side) as f64, (k % side) as f64))
+            .collect();
+        let wa = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
+        let wb = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
+        (pts, wa, wb)
+    }
+
     /// Large enough (two 24 × 24 lattices) that subtree walks shift whole 64-slot blocks, whose
     /// tags pricing must add back.
     #[test]
     fn renumbered_solves_with_block_tags_reach_the_dense_optimum() {
-        use rand::rngs::ChaCha8Rng;
-        use rand::{RngExt, SeedableRng};
-        let mut rng = ChaCha8Rng::seed_from_u64(17);
-        let pts: Vec<(f64, f64)> = (0..576)
-            .map(|k| ((k / 24) as f64, (k % 24) as f64))
-            .collect();
-        let wa = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
-        let wb = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
+        let (pts, wa, wb) = full_lattices(24, 17);
         for ground in [Ground::Euclidean, Ground::SqEuclidean] {
             let dense = dense_cost(&pts, &wa, &pts, &wb, ground);
             let pricer = Pricer::new(&pts, &pts, ground);
@@ -862,14 +868,7 @@ mod tests {
     /// priced again, and the optimum and certificate are those of the full problem.
     #[test]
     fn column_generation_drops_arcs_between_rounds() {
-        use rand::rngs::ChaCha8Rng;
-        use rand::{RngExt, SeedableRng};
-        let mut rng = ChaCha8Rng::seed_from_u64(23);
-        let pts: Vec<(f64, f64)> = (0..400)
-            .map(|k| ((k / 20) as f64, (k % 20) as f64))
-            .collect();
-        let wa = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
-        let wb = normalised(pts.iter().map(|_| rng.random::<f64>()).collect());
+        let (pts, wa, wb) = full_lattices(20, 23);
         for ground in [Ground::SqEuclidean, Ground::Euclidean] {
             let pricer = Pricer::new(&pts, &pts, ground);
             let mut listed = 0;
