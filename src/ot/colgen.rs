@@ -112,15 +112,19 @@ impl SparseArcs<'_> {
             })
             .collect();
         basis.mark_tree_arcs(&mut keep);
-        let mut new_index = vec![usize::MAX; keep.len()];
         let mut k = 0;
-        for (e, _) in keep.iter().enumerate().filter(|(_, kept)| **kept) {
-            new_index[e] = k;
-            self.from[k] = self.from[e];
-            self.to[k] = self.to[e];
-            self.cost[k] = self.cost[e];
-            k += 1;
-        }
+        let new_index: Vec<usize> = (0..keep.len())
+            .map(|e| {
+                if !keep[e] {
+                    return usize::MAX;
+                }
+                self.from[k] = self.from[e];
+                self.to[k] = self.to[e];
+                self.cost[k] = self.cost[e];
+                k += 1;
+                k - 1
+            })
+            .collect();
         self.from.truncate(k);
         self.to.truncate(k);
         self.cost.truncate(k);

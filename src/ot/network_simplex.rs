@@ -268,18 +268,28 @@ impl Basis {
     /// # Panics
     /// If a tree arc was dropped (`new_index[e] == usize::MAX`).
     pub fn rename_arcs(&mut self, new_index: &[usize], arc_count: usize) {
-        let old_base = self.art_base;
-        for e in &mut self.pred {
-            if *e == NONE {
-                continue;
-            }
-            *e = if *e < old_base {
-                let k = new_index[*e];
+        self.rebase(
+            |e| {
+                let k = new_index[e];
                 assert!(k != NONE, "tree arcs are kept");
                 k
-            } else {
-                *e - old_base + arc_count
-            };
+            },
+            arc_count,
+        );
+    }
+
+    /// Renames each real tree arc `e` to `real(e)` and moves the artificial arcs past the
+    /// `arc_count` real ones.
+    fn rebase(&mut self, real: impl Fn(usize) -> usize, arc_count: usize) {
+        let old_base = self.art_base;
+        for e in &mut self.pred {
+            if *e != NONE {
+                *e = if *e < old_base {
+                    real(*e)
+                } else {
+                    *e - old_base + arc_count
+                };
+            }
         }
         self.art_base = arc_count;
     }
@@ -510,14 +520,9 @@ impl<'a, A: ArcSet> Tree<'a, A> {
     /// its artificial arcs are renumbered past the (possibly longer) arc list.
     fn restore(&mut self, mut basis: Basis) {
         assert_eq!(basis.parent.len(), self.n + 1, "the basis fits the nodes");
-        let (old, new) = (basis.art_base, self.b.art_base);
-        assert!(old <= new, "arcs are only ever added");
-        for e in &mut basis.pred {
-            if *e != NONE && *e >= old {
-                *e = *e - old + new;
-            }
-        }
-        basis.art_base = new;
+        let new = self.b.art_base;
+        assert!(basis.art_base <= new, "arcs are only ever added");
+        basis.rebase(|e| e, new);
         self.b = basis;
     }
 
