@@ -17,6 +17,13 @@ median taken). The three measurements take turns, so that load from other proces
 them alike. It also prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second
 thread adds no work) and the load average before and after each metric's runs, since a
 speed-up needs a second core that nothing else is using.
+
+Because a shared machine seldom has a second core free for long, each turn also runs
+`examples/parallel_ceiling.rs`: the same metric computations on one and on two threads in
+process, with nothing shared but a counter of pairs (no decoding, records or output; all pairs
+for tv, the first 200 for sliced). The ratio of its medians is the speed-up that the machine
+allowed during the runs, the ceiling for batch mode's; the last column sets one against the
+other.
 """
 
 import argparse
@@ -35,6 +42,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 BIN = TARGET / "release" / "imgdist"
 COST = TARGET / "release" / "examples" / "metric_cost"
+CEILING = TARGET / "release" / "examples" / "parallel_ceiling"
 
 
 def make_images(folder, count, size=28, seed=0):
@@ -73,7 +81,7 @@ def main():
     ap.add_argument("--sliced-runs", type=int, default=3)
     ap.add_argument("--metrics", default="tv,sliced", help="comma-separated subset of tv,sliced")
     opts = ap.parse_args()
-    for exe in (BIN, COST):
+    for exe in (BIN, COST, CEILING):
         if not exe.exists():
             raise SystemExit(f"{exe} is missing: run `cargo build --release --bins --examples` first")
     pairs = opts.images * (opts.images - 1) // 2
@@ -88,7 +96,8 @@ def main():
                 continue
             # One thread, two threads and the metric alone in turn, so that a change in the
             # machine's load during the runs weighs on all three alike.
-            times, costs = {1: [], 2: []}, []
+            times, costs, ceilings = {1: [], 2: []}, [], []
+            ceiling_pairs = str(pairs if metric == "tv" else 200)
             load_before = os.getloadavg()[0]
             for _ in range(runs):
                 for jobs in (1, 2):
@@ -97,25 +106,31 @@ def main():
                 out = subprocess.run([COST, folder, metric, "2000"], capture_output=True,
                                      check=True)
                 costs.append(tuple(map(float, out.stdout.split())))
+                out = subprocess.run([CEILING, folder, metric, ceiling_pairs, "3"],
+                                     capture_output=True, check=True)
+                one, two = map(float, out.stdout.split())
+                ceilings.append(one / two)
             med = {j: statistics.median(t[0] for t in times[j]) for j in times}
             cpu = {j: statistics.median(t[1] for t in times[j]) for j in times}
             metric_s = statistics.median(c[0] for c in costs)
             decode_s = statistics.median(c[1] for c in costs)
             per_pair = med[1] / pairs
+            ceiling = statistics.median(ceilings)
             rows.append((metric, med[1], med[2], med[1] / med[2], cpu[2] / cpu[1], per_pair,
                          metric_s, per_pair - metric_s, decode_s,
-                         f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"))
+                         f"{load_before:.1f} → {os.getloadavg()[0]:.1f}", ceiling))
     print(f"{opts.images} images of 28×28, {pairs} pairs (all pairs), medians of "
           f"{opts.runs} (tv) / {opts.sliced_runs} (sliced) whole-process runs")
     print(f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} CPUs)")
     print("| metric | --jobs 1 | --jobs 2 | speed-up | CPU time 2 vs 1 | batch per pair (1 thread) "
-          "| metric alone per pair | overhead per pair | decode per input | load average |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec, load_range in rows:
+          "| metric alone per pair | overhead per pair | decode per input | load average "
+          "| ceiling speed-up | speed-up / ceiling |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m, t1, t2, ratio, cpu_ratio, pp, ms, over, dec, load_range, ceiling in rows:
         print(f"| {m} | {t1:.3f} s | {t2:.3f} s | {ratio:.2f}× | {cpu_ratio:.2f} "
               f"| {pp * 1e6:.1f} µs | {ms * 1e6:.1f} µs | {over * 1e6:.1f} µs | {dec * 1e6:.0f} µs "
-              f"| {load_range} |")
+              f"| {load_range} | {ceiling:.2f}× | {ratio / ceiling:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1002,13 +1002,37 @@ pub struct Summary {
 
 /// The threads a batch run computes on (see [`run_on`]). They can be started before the plan
 /// is built, so that they come up while the inputs are being listed instead of after.
+///
+/// Until the first run begins (for at most [`BUSY_WAIT`]) the threads wait busily, giving way
+/// to other threads, instead of going to sleep: a core that has gone idle can take a
+/// millisecond or more to wake up again on a virtual machine, which would delay the start of a
+/// run of cheap pairs by more than the threads save.
 #[derive(Debug)]
 pub struct Workers {
     pool: rayon::ThreadPool,
+    /// Set when the first run begins or the workers are dropped: ends the busy wait.
+    begun: Arc<AtomicBool>,
+}
+
+/// The longest the threads of new [`Workers`] wait busily for their first run.
+pub const BUSY_WAIT: Duration = Duration::from_millis(20);
+
+/// Yields the thread again and again until `begun` is set or `limit` has passed.
+fn wait_busily(begun: &AtomicBool, limit: Duration) {
+    let started = Instant::now();
+    while !begun.load(Ordering::Acquire) && started.elapsed() < limit {
+        std::thread::yield_now();
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.begun.store(true, Ordering::Release);
+    }
 }
 
 impl Workers {
-    /// Starts `jobs` threads, which wait for a run.
+    /// Starts `jobs` threads, which wait for a run (busily at first, see [`Workers`]).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] if `jobs` is 0 or the threads cannot be started.
@@ -1024,7 +1048,10 @@ impl Workers {
             .num_threads(jobs)
             .build()
             .map_err(|e| bad(format!("cannot start {jobs} threads: {e}")))?;
-        Ok(Workers { pool })
+        let begun = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&begun);
+        pool.spawn_broadcast(move |_| wait_busily(&flag, BUSY_WAIT));
+        Ok(Workers { pool, begun })
     }
 
     /// How many threads there are.
@@ -1132,6 +1159,7 @@ pub fn run_on<T: Default + Send>(
     // thread waiting inside a metric's parallel section cannot pick up another loop. The
     // calling thread sleeps until every loop has ended: with the workers handing their runs
     // over themselves, no third thread wakes up for every run and takes a core from them.
+    workers.begun.store(true, Ordering::Release);
     pool.broadcast(|_| work());
     let handover = handover.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut summary = handover.finish();
@@ -1778,6 +1806,51 @@ mod tests {
             assert_eq!(ids, want);
         }
         assert!(Workers::start(0).is_err());
+    }
+
+    #[test]
+    fn workers_wait_busily_only_until_the_first_run_or_the_limit() {
+        let begun = AtomicBool::new(true);
+        let started = Instant::now();
+        wait_busily(&begun, Duration::from_secs(60));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "set: returns at once"
+        );
+        // Unset: waits out the limit, then stops (on another thread, so that a wait that never
+        // ends fails the test instead of hanging it).
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            wait_busily(&AtomicBool::new(false), Duration::from_millis(30));
+            tx.send(started.elapsed()).unwrap();
+        });
+        let waited = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the wait ends");
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        // The threads of a pool stop waiting when its first run begins, so that the run's own
+        // work reaches them at once; a pool dropped unused lets them go too.
+        let workers = Workers::start(2).unwrap();
+        assert!(!workers.begun.load(Ordering::Relaxed));
+        let flag = Arc::clone(&workers.begun);
+        let plan = Plan::default();
+        let mut sink = Collect::default();
+        let summary = run_on(
+            &workers,
+            &plan,
+            &Settings::default(),
+            &RunOptions::default(),
+            |_: &mut Vec<String>, _: &Record<'_>| {},
+            &mut sink,
+        )
+        .unwrap();
+        assert_eq!(summary.done, 0);
+        assert!(flag.load(Ordering::Relaxed));
+        let unused = Workers::start(1).unwrap();
+        let flag = Arc::clone(&unused.begun);
+        drop(unused);
+        assert!(flag.load(Ordering::Relaxed));
     }
 
     /// A finished run of `start..end` whose item is its first pair.

@@ -1,0 +1,89 @@
+//! What two threads can gain on this machine at this moment for batch mode's work without any
+//! of its coordination: the ceiling that `bench/batch.py` sets batch mode's speed-up against.
+//!
+//! ```text
+//! cargo run --release --example parallel_ceiling -- DIR METRIC [PAIRS] [ROUNDS]
+//! ```
+//!
+//! Loads every input in DIR (sorted by name) and builds METRIC for each of the first PAIRS
+//! all-pairs combinations (default: all of them), as `metric_cost` does. Then, ROUNDS times
+//! (default 5), it computes every chosen pair on a new pool of one thread and on a new pool of
+//! two, in turn: each thread takes the next 64 pairs from a shared counter until none are left,
+//! and nothing else is shared — no decoding, no records, no output. A timing runs from starting
+//! the pool to the last pair. It prints the medians for one and for two threads, in seconds.
+//! Their ratio is the speed-up that the machine allows right now: on a shared virtual machine
+//! it falls well below 2 while other work holds the cores.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use imgdist::batch::{Plan, expand_inputs};
+use imgdist::{LoadOptions, Mass, Metric, MetricKind, Params, Source, load};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Pairs a thread takes at a time.
+const CHUNK: usize = 64;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, metric, rest @ ..] = args.as_slice() else {
+        return Err("usage: parallel_ceiling DIR METRIC [PAIRS] [ROUNDS]".into());
+    };
+    let pairs: usize = rest.first().map_or(Ok(usize::MAX), |s| s.parse())?;
+    let rounds: usize = rest.get(1).map_or(Ok(5), |s| s.parse())?;
+    let kind: MetricKind = metric.parse()?;
+    let plan = Plan::all_pairs(&expand_inputs(std::slice::from_ref(dir))?)?;
+    let masses = plan
+        .inputs
+        .iter()
+        .map(|p| load(&Source::parse(p), &LoadOptions::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chosen = (0..plan.len().min(pairs))
+        .map(|k| {
+            let mut params = Params::default();
+            params.sliced.seed = plan.id(k).seed(0);
+            let (a, b) = plan.pair(k);
+            Ok((kind.build(&params)?, &masses[a], &masses[b]))
+        })
+        .collect::<Result<Vec<_>, imgdist::Error>>()?;
+    // Once untimed: every pair is known to compute, and the inputs are warm in the caches.
+    for (metric, a, b) in &chosen {
+        metric.compute(a, b)?;
+    }
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for (threads, slot) in [1, 2].into_iter().zip(&mut times) {
+            slot.push(timed(threads, &chosen)?);
+        }
+    }
+    let [one, two] = times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    });
+    println!("{one:e} {two:e}");
+    Ok(())
+}
+
+/// Seconds from starting a pool of `threads` threads to the last of `pairs` computed on it.
+fn timed(threads: usize, pairs: &[(Box<dyn Metric>, &Mass, &Mass)]) -> Result<f64, Error> {
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let next = AtomicUsize::new(0);
+    pool.broadcast(|_| {
+        loop {
+            let from = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if from >= pairs.len() {
+                break;
+            }
+            for (metric, a, b) in &pairs[from..(from + CHUNK).min(pairs.len())] {
+                std::hint::black_box(metric.compute(a, b).expect("computed once already"));
+            }
+        }
+    });
+    let took = started.elapsed().as_secs_f64();
+    drop(pool);
+    Ok(took)
+}
