@@ -106,7 +106,7 @@ def main():
                 out = subprocess.run([COST, folder, metric, "2000"], capture_output=True,
                                      check=True)
                 costs.append(tuple(map(float, out.stdout.split())))
-                out = subprocess.run([CEILING, folder, metric, ceiling_pairs, "3"],
+                out = subprocess.run([CEILING, folder, metric, ceiling_pairs, "5"],
                                      capture_output=True, check=True)
                 one, two = map(float, out.stdout.split())
                 ceilings.append(one / two)

@@ -316,16 +316,10 @@ impl Plan {
             Pairs::Listed(pairs) => pairs.retain(|p| keep(pair_id(inputs, p))),
             // Listed as they are kept, so that a shard of a large run never lists them all.
             Pairs::All => {
-                let n = inputs.len();
-                let mut kept = Vec::new();
-                for a in 0..n {
-                    for b in a + 1..n {
-                        if keep(PairId::Joined(&inputs[a], &inputs[b])) {
-                            kept.push(Pair { a, b, id: None });
-                        }
-                    }
-                }
-                self.pairs = Pairs::Listed(kept);
+                let kept = upper_pairs(inputs.len())
+                    .filter(|&(a, b)| keep(PairId::Joined(&inputs[a], &inputs[b])))
+                    .map(|(a, b)| Pair { a, b, id: None });
+                self.pairs = Pairs::Listed(kept.collect());
             }
         }
     }
@@ -394,11 +388,12 @@ impl Plan {
             // Input i is file i.
             plan.pairs = Pairs::All;
         } else {
-            let mut pairs = Vec::with_capacity(files.len() * (files.len() - 1) / 2);
-            for (i, &a) in at.iter().enumerate() {
-                pairs.extend(at[i + 1..].iter().map(|&b| Pair { a, b, id: None }));
-            }
-            plan.pairs = Pairs::Listed(pairs);
+            let pairs = upper_pairs(at.len()).map(|(i, j)| Pair {
+                a: at[i],
+                b: at[j],
+                id: None,
+            });
+            plan.pairs = Pairs::Listed(pairs.collect());
         }
         // Distinct files without a `|` make distinct ids (an id splits back into its two files).
         if plan.inputs.len() < files.len() || files.iter().any(|f| f.contains('|')) {
@@ -546,6 +541,11 @@ impl Plan {
         });
         before - self.len()
     }
+}
+
+/// Every `(i, j)` with `i < j < n`, in row-major order.
+fn upper_pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)))
 }
 
 /// The inputs `(a, b)` of pair `k` of all the pairs `a < b` of `n` inputs, row by row: row `a`
@@ -1072,7 +1072,6 @@ pub fn run<T: Default + Send>(
     prepare: impl Fn(&mut T, &Record<'_>) + Sync,
     sink: &mut (dyn Sink<T> + Send),
 ) -> Result<Summary> {
-    settings.validate()?;
     let workers = Workers::start(opts.jobs)?;
     run_on(&workers, plan, settings, opts, prepare, sink)
 }
