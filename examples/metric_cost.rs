@@ -14,7 +14,9 @@
 use std::time::Instant;
 
 use imgdist::batch::{Plan, expand_inputs};
-use imgdist::{LoadOptions, MetricKind, Params, Source, load};
+use imgdist::{LoadOptions, MetricKind, Source, load};
+
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,14 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .collect::<Result<Vec<_>, _>>()?;
         let decode = started.elapsed().as_secs_f64() / masses.len() as f64;
         // Built per pair with the pair's own sliced seed, as batch mode does.
-        let chosen = (0..plan.len().min(pairs))
-            .map(|k| {
-                let mut params = Params::default();
-                params.sliced.seed = plan.id(k).seed(0);
-                let (a, b) = plan.pair(k);
-                Ok((kind.build(&params)?, &masses[a], &masses[b]))
-            })
-            .collect::<Result<Vec<_>, imgdist::Error>>()?;
+        let chosen: Vec<_> = common::pair_metrics(&plan, kind, pairs)?
+            .into_iter()
+            .map(|(metric, a, b)| (metric, &masses[a], &masses[b]))
+            .collect();
         let mut times = Vec::new();
         for _ in 0..5 {
             let started = Instant::now();

@@ -21,7 +21,9 @@ use std::sync::{Barrier, OnceLock};
 use std::time::Instant;
 
 use imgdist::batch::{Plan, expand_inputs};
-use imgdist::{LoadOptions, Mass, Metric, MetricKind, Params, Source, load};
+use imgdist::{LoadOptions, Mass, Metric, MetricKind, Source, load};
+
+mod common;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,14 +44,10 @@ fn main() -> Result<(), Error> {
         .iter()
         .map(|p| load(&Source::parse(p), &LoadOptions::default()))
         .collect::<Result<Vec<_>, _>>()?;
-    let chosen = (0..plan.len().min(pairs))
-        .map(|k| {
-            let mut params = Params::default();
-            params.sliced.seed = plan.id(k).seed(0);
-            let (a, b) = plan.pair(k);
-            Ok((kind.build(&params)?, &masses[a], &masses[b]))
-        })
-        .collect::<Result<Vec<_>, imgdist::Error>>()?;
+    let chosen: Vec<_> = common::pair_metrics(&plan, kind, pairs)?
+        .into_iter()
+        .map(|(metric, a, b)| (metric, &masses[a], &masses[b]))
+        .collect();
     // Once untimed: every pair is known to compute, and the inputs are warm in the caches.
     for (metric, a, b) in &chosen {
         metric.compute(a, b)?;

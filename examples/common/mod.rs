@@ -1,0 +1,21 @@
+//! What the benchmark examples share: the metric of each pair, built as batch mode builds it.
+
+use imgdist::batch::Plan;
+use imgdist::{Metric, MetricKind, Params};
+
+/// `kind` built for each of the first `limit` pairs of `plan` with default parameters and the
+/// pair's own `sliced` seed (as batch mode derives it), with the pair's two inputs.
+pub fn pair_metrics(
+    plan: &Plan,
+    kind: MetricKind,
+    limit: usize,
+) -> Result<Vec<(Box<dyn Metric>, usize, usize)>, imgdist::Error> {
+    (0..plan.len().min(limit))
+        .map(|k| {
+            let mut params = Params::default();
+            params.sliced.seed = plan.id(k).seed(0);
+            let (a, b) = plan.pair(k);
+            Ok((kind.build(&params)?, a, b))
+        })
+        .collect()
+}
