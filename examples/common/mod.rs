@@ -3,13 +3,16 @@
 use imgdist::batch::Plan;
 use imgdist::{Metric, MetricKind, Params};
 
+/// A pair's metric and its two inputs (indices into the plan's inputs).
+pub type PairMetric = (Box<dyn Metric>, usize, usize);
+
 /// `kind` built for each of the first `limit` pairs of `plan` with default parameters and the
 /// pair's own `sliced` seed (as batch mode derives it), with the pair's two inputs.
 pub fn pair_metrics(
     plan: &Plan,
     kind: MetricKind,
     limit: usize,
-) -> Result<Vec<(Box<dyn Metric>, usize, usize)>, imgdist::Error> {
+) -> Result<Vec<PairMetric>, imgdist::Error> {
     (0..plan.len().min(limit))
         .map(|k| {
             let mut params = Params::default();
