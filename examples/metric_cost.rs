@@ -13,8 +13,8 @@
 
 use std::time::Instant;
 
+use imgdist::MetricKind;
 use imgdist::batch::{Plan, expand_inputs};
-use imgdist::{LoadOptions, MetricKind, Source, load};
 
 mod common;
 
@@ -29,11 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     one_thread.install(|| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let started = Instant::now();
-        let masses = plan
-            .inputs
-            .iter()
-            .map(|p| load(&Source::parse(p), &LoadOptions::default()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let masses = common::load_inputs(&plan)?;
         let decode = started.elapsed().as_secs_f64() / masses.len() as f64;
         // Built per pair with the pair's own sliced seed, as batch mode does.
         let chosen: Vec<_> = common::pair_metrics(&plan, kind, pairs)?

@@ -21,7 +21,7 @@ use std::sync::{Barrier, OnceLock};
 use std::time::Instant;
 
 use imgdist::batch::{Plan, expand_inputs};
-use imgdist::{LoadOptions, Mass, Metric, MetricKind, Source, load};
+use imgdist::{Mass, Metric, MetricKind};
 
 mod common;
 
@@ -39,11 +39,7 @@ fn main() -> Result<(), Error> {
     let rounds: usize = rest.get(1).map_or(Ok(5), |s| s.parse())?;
     let kind: MetricKind = metric.parse()?;
     let plan = Plan::all_pairs(&expand_inputs(std::slice::from_ref(dir))?)?;
-    let masses = plan
-        .inputs
-        .iter()
-        .map(|p| load(&Source::parse(p), &LoadOptions::default()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let masses = common::load_inputs(&plan)?;
     let chosen: Vec<_> = common::pair_metrics(&plan, kind, pairs)?
         .into_iter()
         .map(|(metric, a, b)| (metric, &masses[a], &masses[b]))

@@ -1,7 +1,16 @@
-//! What the benchmark examples share: the metric of each pair, built as batch mode builds it.
+//! What the benchmark examples share: the inputs of a plan, and the metric of each pair built
+//! as batch mode builds it.
 
 use imgdist::batch::Plan;
-use imgdist::{Metric, MetricKind, Params};
+use imgdist::{LoadOptions, Mass, Metric, MetricKind, Params, Source, load};
+
+/// Every input of `plan`, decoded with default options, in order.
+pub fn load_inputs(plan: &Plan) -> Result<Vec<Mass>, imgdist::Error> {
+    plan.inputs
+        .iter()
+        .map(|p| load(&Source::parse(p), &LoadOptions::default()))
+        .collect()
+}
 
 /// A pair's metric and its two inputs (indices into the plan's inputs).
 pub type PairMetric = (Box<dyn Metric>, usize, usize);
