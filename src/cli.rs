@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
-use imgdist::metric::emd::EmdOutput;
-use imgdist::metric::{Angles, Ground, SlicedParams};
+use imgdist::metric::emd::Round;
+use imgdist::metric::{Angles, EmdPlan, Extras, Ground, MetricParams, Progress, SlicedParams};
 use imgdist::report::{Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Settings, Source, load, load::DEFAULT_MAX_PIXELS};
 
 mod batch;
+mod dump;
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -114,6 +115,21 @@ struct Config {
     settings: Settings,
     format: Format,
     plot: Option<PathBuf>,
+    dump_duals: Option<PathBuf>,
+    dump_plan: Option<PathBuf>,
+}
+
+/// Writes a line per column-generation round of the exact EMD to standard error.
+struct RoundLines;
+
+impl Progress for RoundLines {
+    fn emd_round(&self, r: &Round) {
+        eprintln!(
+            "imgdist: emd round {}: {} arcs, {} pivots, cost {:.12}, {} pairs added, \
+             most negative reduced cost {:.3e}, {:.2} s",
+            r.round, r.arcs, r.pivots, r.cost, r.added, r.min_reduced_cost, r.seconds
+        );
+    }
 }
 
 fn parse_max(spec: &str) -> Result<(MetricKind, f64)> {
@@ -175,11 +191,11 @@ impl MetricArgs {
                     angles: self.angles.parse::<Angles>()?,
                 },
                 ground: self.ground.parse::<Ground>()?,
-                emd_output: EmdOutput {
-                    dump_duals: self.dump_duals.clone(),
-                    dump_plan: self.dump_plan.clone(),
-                    progress: io::stderr().is_terminal(),
-                    keep_plan: false,
+                // Dumps need the plan and duals of the solve that gave the value.
+                emd_plan: if self.dump_duals.is_some() || self.dump_plan.is_some() {
+                    EmdPlan::Solve
+                } else {
+                    EmdPlan::None
                 },
             },
         })
@@ -196,7 +212,9 @@ impl Config {
                     bail!("--plot {} would overwrite an input", path.display());
                 }
             }
-            settings.params.emd_output.keep_plan = true;
+            if settings.params.emd_plan == EmdPlan::None {
+                settings.params.emd_plan = EmdPlan::Picture;
+            }
         }
         Ok(Config {
             a: Source::parse(&args.a),
@@ -204,6 +222,8 @@ impl Config {
             settings,
             format: args.format,
             plot: args.plot,
+            dump_duals: args.metric.dump_duals,
+            dump_plan: args.metric.dump_plan,
         })
     }
 }
@@ -228,11 +248,43 @@ fn compute(cfg: &Config) -> Result<Report> {
     }
     let a = load(&cfg.a, &settings.load)?;
     let b = load(&cfg.b, &settings.load)?;
-    let report = settings.report(&settings.params, [&cfg.a.name(), &cfg.b.name()], &a, &b)?;
+    let names = [cfg.a.name(), cfg.b.name()];
+    let names = [names[0].as_str(), names[1].as_str()];
+    let report = if io::stderr().is_terminal() {
+        settings.report_observed(&settings.params, names, &a, &b, &RoundLines)?
+    } else {
+        settings.report(&settings.params, names, &a, &b)?
+    };
+    write_dumps(cfg, &report)?;
     if let Some(path) = &cfg.plot {
         imgdist::plot::write_pair_picture(path, &a, &b, &report)?;
     }
     Ok(report)
+}
+
+/// Writes `--dump-duals` and `--dump-plan` from the emd result's plan.
+fn write_dumps(cfg: &Config, report: &Report) -> Result<()> {
+    if cfg.dump_duals.is_none() && cfg.dump_plan.is_none() {
+        return Ok(());
+    }
+    let plan = report
+        .metrics
+        .iter()
+        .find_map(|m| match &m.measurement.extras {
+            Extras::Emd(Ok(plan)) if matches!(m.measurement.params, MetricParams::Emd(_)) => {
+                Some(plan)
+            }
+            _ => None,
+        });
+    // Without emd among the metrics there is nothing to dump.
+    let Some(plan) = plan else { return Ok(()) };
+    if let Some(path) = &cfg.dump_duals {
+        dump::write(path, &dump::duals_csv(plan))?;
+    }
+    if let Some(path) = &cfg.dump_plan {
+        dump::write(path, &dump::plan_csv(plan))?;
+    }
+    Ok(())
 }
 
 fn print(report: &Report, format: Format) -> io::Result<()> {

@@ -107,9 +107,24 @@ impl Settings {
     /// # Errors
     /// The first metric that fails (invalid parameter, size mismatch, solver failure).
     pub fn report(&self, params: &Params, names: [&str; 2], a: &Mass, b: &Mass) -> Result<Report> {
+        self.report_observed(params, names, a, b, &())
+    }
+
+    /// [`Settings::report`], telling `progress` how long computations advance.
+    ///
+    /// # Errors
+    /// The first metric that fails (invalid parameter, size mismatch, solver failure).
+    pub fn report_observed(
+        &self,
+        params: &Params,
+        names: [&str; 2],
+        a: &Mass,
+        b: &Mass,
+        progress: &dyn metric::Progress,
+    ) -> Result<Report> {
         let mut metrics = Vec::with_capacity(self.metrics.len());
         for kind in &self.metrics {
-            let measurement = kind.build(params)?.compute(a, b)?;
+            let measurement = kind.build(params)?.compute_observed(a, b, progress)?;
             let max = self
                 .maxima
                 .iter()

@@ -5,8 +5,9 @@
 
 use std::io::{self, Write};
 
-use serde_json::ser::{CompactFormatter, Formatter};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+use serde_json::Value;
 
 use crate::mass::Mass;
 use crate::metric::{Measurement, MetricKind};
@@ -105,12 +106,9 @@ impl Report {
         Ok(())
     }
 
-    /// The JSON form of the report, as a value (parsed back from [`Report::write_json`]).
+    /// The JSON form of the report, as a value.
     pub fn to_json(&self) -> Value {
-        let mut buf = Vec::new();
-        self.write_json(&mut buf)
-            .expect("writing to memory does not fail");
-        serde_json::from_slice(&buf).expect("the report's JSON form parses")
+        serde_json::to_value(self).expect("a report serializes")
     }
 
     /// Writes the JSON form on one line, followed by a newline.
@@ -119,168 +117,130 @@ impl Report {
     /// Any error of the writer.
     pub fn write_json<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
         let mut buf = Vec::with_capacity(512);
-        buf.push(b'{');
-        self.write_json_fields(&mut buf);
-        buf.extend_from_slice(b"}\n");
+        serde_json::to_writer(&mut buf, self).expect("a report serializes");
+        buf.push(b'\n');
         out.write_all(&buf)
     }
 
     /// Appends the fields of the JSON form (without the braces) to `out`, so that a batch record
-    /// can put its own fields first. The one writer of the JSON schema: constant text is copied
-    /// as is, strings and numbers are written exactly as `serde_json` writes them.
+    /// can put its own fields first.
     pub(crate) fn write_json_fields(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(
-            concat!(
-                r#""version":""#,
-                env!("CARGO_PKG_VERSION"),
-                r#"","inputs":{"a":"#
-            )
-            .as_bytes(),
-        );
-        self.inputs[0].write_json(out);
-        out.extend_from_slice(br#","b":"#);
-        self.inputs[1].write_json(out);
-        out.extend_from_slice(br#"},"options":{"downscale":"#);
-        json_uint(out, self.downscale);
-        out.extend_from_slice(br#","invert":"#);
-        json_bool(out, self.invert);
-        out.extend_from_slice(br#"},"metrics":{"#);
-        let mut first = true;
-        for (i, m) in self.metrics.iter().enumerate() {
-            // A kind listed twice appears once, at its first place with its last result, as a
-            // JSON object keeps one value per key.
-            if self.metrics[..i].iter().any(|e| e.kind == m.kind) {
+        let start = out.len();
+        serde_json::to_writer(&mut *out, self).expect("a report serializes");
+        // Drop the object's braces: `{` at `start` and the final `}`.
+        out.pop();
+        out.remove(start);
+    }
+}
+
+/// The JSON form: `{"version", "inputs": {"a", "b"}, "options": {"downscale", "invert"},
+/// "metrics": {name: result, …}, "pass"}`, as the README documents it.
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Inputs<'r> {
+            a: &'r InputInfo,
+            b: &'r InputInfo,
+        }
+        #[derive(Serialize)]
+        struct Options {
+            downscale: usize,
+            invert: bool,
+        }
+        let mut st = s.serialize_struct("Report", 5)?;
+        st.serialize_field("version", env!("CARGO_PKG_VERSION"))?;
+        let [a, b] = &self.inputs;
+        st.serialize_field("inputs", &Inputs { a, b })?;
+        let options = Options {
+            downscale: self.downscale,
+            invert: self.invert,
+        };
+        st.serialize_field("options", &options)?;
+        st.serialize_field("metrics", &Metrics(&self.metrics))?;
+        st.serialize_field("pass", &self.passed())?;
+        st.end()
+    }
+}
+
+/// The `metrics` object: one entry per kind. A kind listed twice appears once, at its first
+/// place with its last result, as a JSON object keeps one value per key.
+struct Metrics<'r>(&'r [MetricResult]);
+
+impl Serialize for Metrics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let all = self.0;
+        let mut map = s.serialize_map(None)?;
+        for (i, m) in all.iter().enumerate() {
+            if all[..i].iter().any(|e| e.kind == m.kind) {
                 continue;
             }
-            let last = self.metrics[i..]
-                .iter()
-                .rfind(|e| e.kind == m.kind)
-                .unwrap_or(m);
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            json_str(out, m.kind.as_str());
-            out.push(b':');
-            last.write_json(out);
+            let last = all[i..].iter().rfind(|e| e.kind == m.kind).unwrap_or(m);
+            map.serialize_entry(m.kind.as_str(), last)?;
         }
-        out.extend_from_slice(br#"},"pass":"#);
-        json_bool(out, self.passed());
+        map.end()
     }
 }
 
-impl InputInfo {
-    /// `{"path":…,"width":…,"height":…,"grid_rows":…,"grid_cols":…,"total":…}`.
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(br#"{"path":"#);
-        json_str(out, &self.path);
-        out.extend_from_slice(br#","width":"#);
-        json_uint(out, self.width);
-        out.extend_from_slice(br#","height":"#);
-        json_uint(out, self.height);
-        out.extend_from_slice(br#","grid_rows":"#);
-        json_uint(out, self.grid.0);
-        out.extend_from_slice(br#","grid_cols":"#);
-        json_uint(out, self.grid.1);
-        out.extend_from_slice(br#","total":"#);
-        json_f64(out, self.total);
-        out.push(b'}');
+/// `{"path", "width", "height", "grid_rows", "grid_cols", "total"}`.
+impl Serialize for InputInfo {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("InputInfo", 6)?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("width", &self.width)?;
+        st.serialize_field("height", &self.height)?;
+        st.serialize_field("grid_rows", &self.grid.0)?;
+        st.serialize_field("grid_cols", &self.grid.1)?;
+        st.serialize_field("total", &self.total)?;
+        st.end()
     }
 }
 
-impl MetricResult {
-    /// `{"value":…,"finite":…[,"value_text":…],"params":{…},"details":{…}[,"max":…],"pass":…}`:
-    /// `value` is `null` and `value_text` present when the value is not finite; `max` only when
-    /// set.
-    fn write_json(&self, out: &mut Vec<u8>) {
+/// `{"value", "finite"[, "value_text"], "params", "details"[, "max"], "pass"}`: `value` is `null`
+/// and `value_text` present (`inf`, `nan`) when the value is not finite; `max` only when set.
+/// Non-finite numbers are written as `null`, as JSON has no infinities.
+impl Serialize for MetricResult {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let v = self.measurement.value;
-        out.extend_from_slice(br#"{"value":"#);
-        json_f64(out, v);
-        if v.is_finite() {
-            out.extend_from_slice(br#","finite":true"#);
-        } else {
-            out.extend_from_slice(br#","finite":false,"value_text":"#);
-            json_str(out, &format_value(v));
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("value", &v)?;
+        map.serialize_entry("finite", &v.is_finite())?;
+        if !v.is_finite() {
+            map.serialize_entry("value_text", &format_value(v))?;
         }
-        out.extend_from_slice(br#","params":"#);
-        json_map(out, &self.measurement.params);
-        out.extend_from_slice(br#","details":"#);
-        json_map(out, &self.measurement.details);
+        map.serialize_entry("params", &self.measurement.params)?;
+        map.serialize_entry("details", &self.measurement.details)?;
         if let Some(max) = self.max {
-            out.extend_from_slice(br#","max":"#);
-            json_f64(out, max);
+            map.serialize_entry("max", &max)?;
         }
-        out.extend_from_slice(br#","pass":"#);
-        json_bool(out, self.passed());
-        out.push(b'}');
+        map.serialize_entry("pass", &self.passed())?;
+        map.end()
     }
 }
 
-/// A JSON string: copied as is between quotes when nothing in it needs escaping, otherwise
-/// escaped by `serde_json`.
+/// Appends `s` as a JSON string.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    json_str_parts(out, &[s]);
+    serde_json::to_writer(&mut *out, s).expect("writing to memory does not fail");
 }
 
-/// Writes the concatenation of `parts` as one JSON string, without building it when no byte
-/// needs escaping.
+/// Appends the concatenation of `parts` as one JSON string.
 pub(crate) fn json_str_parts(out: &mut Vec<u8>, parts: &[&str]) {
-    // A fold without early exit, so that the check runs many bytes at a time.
-    let plain = parts.iter().all(|s| {
-        s.bytes().fold(true, |plain, b| {
-            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-        })
-    });
-    if !plain {
-        serde_json::to_writer(&mut *out, &parts.concat()).expect("writing to memory does not fail");
-    } else {
-        out.push(b'"');
-        for s in parts {
-            out.extend_from_slice(s.as_bytes());
-        }
-        out.push(b'"');
-    }
-}
-
-/// A finite number in `serde_json`'s shortest round-trip form, anything else as `null`.
-fn json_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
-        CompactFormatter
-            .write_f64(out, v)
-            .expect("writing to memory does not fail");
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
-
-fn json_uint(out: &mut Vec<u8>, v: usize) {
-    CompactFormatter
-        .write_u64(out, v as u64)
-        .expect("writing to memory does not fail");
-}
-
-fn json_bool(out: &mut Vec<u8>, v: bool) {
-    out.extend_from_slice(if v { b"true" } else { b"false" });
-}
-
-/// A JSON object of parameters or details.
-fn json_map(out: &mut Vec<u8>, map: &Map<String, Value>) {
-    if map.is_empty() {
-        out.extend_from_slice(b"{}");
-    } else {
-        serde_json::to_writer(&mut *out, map).expect("a map with string keys serializes");
-    }
-}
-
-/// A finite number as JSON, anything else as `null` (JSON has no infinities).
-pub fn finite_or_null(v: f64) -> Value {
-    if v.is_finite() { json!(v) } else { Value::Null }
+    json_str(out, &parts.concat());
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::metric::Extras;
+    use crate::metric::blur_l2::BlurL2Params;
+    use crate::metric::divergence::KlParams;
+    use crate::metric::emd::{Algorithm, CertificateDetails, EmdDetails, EmdParams, Ground};
+    use crate::metric::sliced::SlicedDetails;
+    use crate::metric::{Angles, Details, Empty, Extras, MetricParams, SlicedParams};
+    use serde_json::{Map, json};
+
+    /// A finite number as JSON, anything else as `null`.
+    fn finite_or_null(v: f64) -> Value {
+        if v.is_finite() { json!(v) } else { Value::Null }
+    }
 
     #[test]
     fn value_formatting() {
@@ -298,19 +258,63 @@ pub(crate) mod tests {
     fn thresholds() {
         let r = |value: f64, max: Option<f64>| MetricResult {
             kind: MetricKind::Tv,
-            measurement: Measurement::new(value, Map::new()),
+            measurement: Measurement::new(value, MetricParams::None(Empty {})),
             max,
         };
         assert!(r(0.5, None).passed());
         assert!(r(0.5, Some(0.5)).passed());
         assert!(!r(0.6, Some(0.5)).passed());
         assert!(!r(f64::INFINITY, Some(1e300)).passed());
-        let mut buf = Vec::new();
-        r(f64::INFINITY, Some(1.0)).write_json(&mut buf);
-        let j: Value = serde_json::from_slice(&buf).unwrap();
+        let j = serde_json::to_value(r(f64::INFINITY, Some(1.0))).unwrap();
         assert_eq!(j["value"], Value::Null);
         assert_eq!(j["value_text"], "inf");
         assert_eq!(j["pass"], false);
+    }
+
+    /// The `params` object, field by field.
+    fn params_tree(p: &MetricParams) -> Value {
+        match p {
+            MetricParams::None(_) => json!({}),
+            MetricParams::Kl(k) => json!({"eps": k.eps}),
+            MetricParams::BlurL2(b) => json!({"sigma": b.sigma, "truncate": b.truncate}),
+            MetricParams::Sliced(s) => json!({
+                "projections": s.projections,
+                "seed": s.seed,
+                "p": s.p,
+                "angles": s.angles.as_str(),
+            }),
+            MetricParams::Emd(e) => json!({"ground": e.ground.as_str()}),
+        }
+    }
+
+    /// The `details` object, field by field.
+    fn details_tree(d: &Details) -> Value {
+        match d {
+            Details::None(_) => json!({}),
+            Details::Sliced(s) => json!({"std_error": s.std_error}),
+            Details::Emd(e) => {
+                let mut obj = Map::new();
+                obj.insert("cost".into(), json!(e.cost));
+                obj.insert("algorithm".into(), json!(e.algorithm.as_str()));
+                obj.insert("iterations".into(), json!(e.iterations));
+                obj.insert("nodes".into(), json!(e.nodes));
+                obj.insert("arcs".into(), json!(e.arcs));
+                if let Some(c) = &e.certificate {
+                    obj.insert(
+                        "certificate".into(),
+                        json!({
+                            "max_violation": c.max_violation,
+                            "gap": c.gap,
+                            "rounds": c.rounds,
+                            "pairs_priced": c.pairs_priced,
+                            "pricing": c.pricing,
+                        }),
+                    );
+                }
+                obj.insert("solve_seconds".into(), json!(e.solve_seconds));
+                Value::Object(obj)
+            }
+        }
     }
 
     /// The JSON form built the slow, obvious way: a `serde_json::Value` tree, then serialized.
@@ -334,11 +338,8 @@ pub(crate) mod tests {
             if !v.is_finite() {
                 obj.insert("value_text".into(), json!(format_value(v)));
             }
-            obj.insert("params".into(), Value::Object(m.measurement.params.clone()));
-            obj.insert(
-                "details".into(),
-                Value::Object(m.measurement.details.clone()),
-            );
+            obj.insert("params".into(), params_tree(&m.measurement.params));
+            obj.insert("details".into(), details_tree(&m.measurement.details));
             if let Some(max) = m.max {
                 obj.insert("max".into(), json!(max));
             }
@@ -365,64 +366,98 @@ pub(crate) mod tests {
             grid: (15, 14),
             total,
         };
-        let obj = |v: Value| match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        };
-        let m = |kind, value, params: Value, details: Value, max| MetricResult {
+        let m = |kind, value, params, details, max| MetricResult {
             kind,
             measurement: Measurement {
                 value,
-                params: obj(params),
-                details: obj(details),
+                params,
+                details,
                 extras: Extras::None,
             },
             max,
         };
+        let none = || MetricParams::None(Empty {});
+        let no = || Details::None(Empty {});
         let every = vec![
-            m(
-                MetricKind::Tv,
-                0.27628702517258424,
-                json!({}),
-                json!({}),
-                None,
-            ),
+            m(MetricKind::Tv, 0.27628702517258424, none(), no(), None),
             m(
                 MetricKind::Kl,
                 f64::INFINITY,
-                json!({"eps": 0.0}),
-                json!({}),
+                MetricParams::Kl(KlParams { eps: 0.0 }),
+                no(),
                 Some(5.0),
             ),
-            m(MetricKind::Js, 1e-300, json!({}), json!({}), Some(1e300)),
-            m(MetricKind::Hellinger, f64::NAN, json!({}), json!({}), None),
+            m(MetricKind::Js, 1e-300, none(), no(), Some(1e300)),
+            m(MetricKind::Hellinger, f64::NAN, none(), no(), None),
             m(
                 MetricKind::BlurL2,
                 1.5e-7,
-                json!({"sigma": 2.0, "truncate": 4.0}),
-                json!({}),
+                MetricParams::BlurL2(BlurL2Params {
+                    sigma: 2.0,
+                    truncate: 4.0,
+                }),
+                no(),
                 None,
             ),
             m(
                 MetricKind::Sliced,
                 2.0350867559438712,
-                json!({"projections": 200, "seed": u64::MAX, "p": 1.0, "angles": "uniform"}),
-                json!({"std_error": 0.052540007693302734}),
+                MetricParams::Sliced(SlicedParams {
+                    projections: 200,
+                    seed: u64::MAX,
+                    p: 1.0,
+                    angles: Angles::Uniform,
+                }),
+                Details::Sliced(SlicedDetails {
+                    std_error: 0.052540007693302734,
+                }),
                 Some(0.1),
             ),
             m(
                 MetricKind::Emd,
                 3.0,
-                json!({"ground": "euclidean"}),
-                json!({"cost": 3.0, "algorithm": "column-generation", "iterations": 11029,
-                       "certificate": {"max_violation": 1.5e-13, "gap": -0.0}, "note": "a\"b"}),
+                MetricParams::Emd(EmdParams {
+                    ground: Ground::Euclidean,
+                }),
+                Details::Emd(EmdDetails {
+                    cost: 3.0,
+                    algorithm: Algorithm::ColumnGeneration,
+                    iterations: 11029,
+                    nodes: 1024,
+                    arcs: 2519,
+                    certificate: Some(CertificateDetails {
+                        max_violation: 1.5e-13,
+                        gap: -0.0,
+                        rounds: 8,
+                        pairs_priced: 1048576,
+                        pricing: "all-pairs",
+                    }),
+                    solve_seconds: 0.016667927,
+                }),
                 Some(f64::INFINITY),
+            ),
+            m(
+                MetricKind::Emd,
+                7.0,
+                MetricParams::Emd(EmdParams {
+                    ground: Ground::Cityblock,
+                }),
+                Details::Emd(EmdDetails {
+                    cost: 7.0,
+                    algorithm: Algorithm::GridFlow,
+                    iterations: 3,
+                    nodes: 42,
+                    arcs: 142,
+                    certificate: None,
+                    solve_seconds: 1e-5,
+                }),
+                None,
             ),
         ];
         let twice = vec![
-            m(MetricKind::Tv, 0.5, json!({}), json!({}), Some(0.1)),
-            m(MetricKind::Js, 0.25, json!({}), json!({}), None),
-            m(MetricKind::Tv, 0.125, json!({}), json!({}), None),
+            m(MetricKind::Tv, 0.5, none(), no(), Some(0.1)),
+            m(MetricKind::Js, 0.25, none(), no(), None),
+            m(MetricKind::Tv, 0.125, none(), no(), None),
         ];
         vec![
             Report {

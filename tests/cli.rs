@@ -571,3 +571,41 @@ fn emd_above_the_cell_limit_asks_for_downscale() {
         "invalid --ground",
     );
 }
+
+/// The JSON report, byte for byte (only the solve time varies): field order, number formats,
+/// `null` with `value_text` for an infinite value, `max` only where set.
+#[test]
+fn json_report_is_pinned_byte_for_byte() {
+    let out = imgdist()
+        .args(["dot_at_1_2.png", "dot_at_3_5.png", "-m", "all"])
+        .args(["--max", "kl=1", "--max", "tv=1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "kl = inf is above its --max");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, rest) = text.split_once(r#""solve_seconds":"#).expect("emd's time");
+    let tail = rest.trim_start_matches(|c: char| c.is_ascii_digit() || ".e-".contains(c));
+    let want_head = concat!(
+        r#"{"version":""#,
+        env!("CARGO_PKG_VERSION"),
+        r#"","inputs":{"a":{"path":"dot_at_1_2.png","width":8,"height":8,"grid_rows":8,"#,
+        r#""grid_cols":8,"total":1.0},"b":{"path":"dot_at_3_5.png","width":8,"height":8,"#,
+        r#""grid_rows":8,"grid_cols":8,"total":1.0}},"options":{"downscale":1,"invert":false},"#,
+        r#""metrics":{"tv":{"value":1.0,"finite":true,"params":{},"details":{},"max":1.0,"#,
+        r#""pass":true},"kl":{"value":null,"finite":false,"value_text":"inf","#,
+        r#""params":{"eps":0.0},"details":{},"max":1.0,"pass":false},"js":{"#,
+        r#""value":0.6931471805599453,"finite":true,"params":{},"details":{},"pass":true},"#,
+        r#""hellinger":{"value":1.0,"finite":true,"params":{},"details":{},"pass":true},"#,
+        r#""blur-l2":{"value":0.19820830833207842,"finite":true,"#,
+        r#""params":{"sigma":2.0,"truncate":4.0},"details":{},"pass":true},"#,
+        r#""sliced":{"value":2.2953526350427245,"finite":true,"params":{"projections":200,"#,
+        r#""seed":0,"p":1.0,"angles":"uniform"},"details":{"std_error":0.0786620620377591},"#,
+        r#""pass":true},"emd":{"value":3.605551275463989,"finite":true,"#,
+        r#""params":{"ground":"euclidean"},"details":{"cost":3.605551275463989,"#,
+        r#""algorithm":"column-generation","iterations":0,"nodes":2,"arcs":1,"#,
+        r#""certificate":{"max_violation":0.0,"gap":0.0,"rounds":1,"pairs_priced":1,"#,
+        r#""pricing":"all-pairs"},"#,
+    );
+    assert_eq!(head, want_head);
+    assert_eq!(tail, "},\"pass\":true}},\"pass\":false}\n");
+}

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_rel, mass, reference};
-use imgdist::metric::emd::{Ground, emd, emd_sparse};
+use imgdist::metric::emd::{Algorithm, Ground, emd, emd_sparse};
 
 #[test]
 fn equals_pot_dense_emd2_to_1e9() {
@@ -33,9 +33,9 @@ fn grid_flow_equals_the_dense_solver_for_cityblock() {
     ] {
         let (a, b) = (mass(an), mass(bn));
         let grid = emd(&a, &b, Ground::Cityblock).unwrap();
-        assert_eq!(grid.algorithm, "grid-flow");
+        assert_eq!(grid.algorithm, Algorithm::GridFlow);
         let dense = imgdist::metric::emd::emd_dense(&a, &b, Ground::Cityblock).unwrap();
-        assert_eq!(dense.algorithm, "dense");
+        assert_eq!(dense.algorithm, Algorithm::Dense);
         assert_rel(
             grid.value,
             dense.value,
@@ -75,7 +75,7 @@ fn full_resolution_cityblock_equals_an_independent_exact_solver() {
     for case in fixture["cases"].as_array().unwrap() {
         let (an, bn) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
         let r = emd(&mass(an), &mass(bn), Ground::Cityblock).unwrap();
-        assert_eq!(r.algorithm, "grid-flow");
+        assert_eq!(r.algorithm, Algorithm::GridFlow);
         assert_rel(
             r.value,
             case["value"].as_f64().unwrap(),

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{assert_rel, mass, mass_k, reference};
-use imgdist::metric::sliced::{SlicedParams, sliced_wasserstein};
-use imgdist::metric::{Angles, MetricKind, Params};
+use imgdist::metric::sliced::{SlicedDetails, SlicedParams, sliced_wasserstein};
+use imgdist::metric::{Angles, Details, MetricKind, MetricParams, Params};
 
 #[test]
 fn equals_pot_given_the_same_directions() {
@@ -99,11 +99,18 @@ fn metric_reports_its_parameters_and_standard_error() {
         .unwrap();
     let direct = sliced_wasserstein(&a, &b, &Angles::Random.generate(50, 7), 2.0);
     assert_eq!(m.value, direct.value);
-    assert_eq!(m.details["std_error"], direct.std_error);
-    assert_eq!(m.params["projections"], 50);
-    assert_eq!(m.params["seed"], 7);
-    assert_eq!(m.params["p"], 2.0);
-    assert_eq!(m.params["angles"], "random");
+    assert_eq!(
+        m.details,
+        Details::Sliced(SlicedDetails {
+            std_error: direct.std_error
+        })
+    );
+    assert_eq!(m.params, MetricParams::Sliced(params.sliced.clone()));
+    // As the JSON report writes them.
+    assert_eq!(
+        serde_json::to_string(&m.params).unwrap(),
+        r#"{"projections":50,"seed":7,"p":2.0,"angles":"random"}"#
+    );
 }
 
 #[test]

@@ -285,9 +285,7 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
             "--dump-duals and --dump-plan are for one pair; they are not available in batch mode"
         );
     }
-    let mut settings = args.metric.settings()?;
-    // Per-round EMD progress lines would tangle with the batch progress bar.
-    settings.params.emd_output.progress = false;
+    let settings = args.metric.settings()?;
     settings.validate()?;
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
     let matrix_option = match (&args.matrix, &args.matrix_plot) {

@@ -13,11 +13,25 @@
 //! cells. Both grids must have the same size. Cost O(N·σ): two separable 1-D passes over the
 //! difference `p − q` (the filter is linear, so one filtered image suffices).
 
-use serde_json::{Map, json};
+use serde::Serialize;
 
-use super::{Measurement, Metric, MetricKind, accurate_sum, non_negative, same_shape};
+use super::{
+    Measurement, Metric, MetricKind, MetricParams, accurate_sum, non_negative, same_shape,
+};
 use crate::error::Result;
 use crate::mass::Mass;
+
+/// Where the Gaussian is cut, in standard deviations.
+pub const TRUNCATE: f64 = 4.0;
+
+/// The parameters blur-l2 reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BlurL2Params {
+    /// Standard deviation of the Gaussian in original pixels.
+    pub sigma: f64,
+    /// Where the Gaussian is cut, in standard deviations: always [`TRUNCATE`].
+    pub truncate: f64,
+}
 
 /// Gaussian-blurred L2 distance.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +53,7 @@ impl BlurL2 {
 
 /// The normalised kernel `exp(−x²/2σ²)`, `x = −r..=r`, `r = ⌊4σ + ½⌋` (scipy's rule).
 pub fn gaussian_kernel(sigma: f64) -> Vec<f64> {
-    let radius = (4.0 * sigma + 0.5) as i64;
+    let radius = (TRUNCATE * sigma + 0.5) as i64;
     let w: Vec<f64> = (-radius..=radius)
         .map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp())
         .collect();
@@ -98,10 +112,11 @@ impl Metric for BlurL2 {
         let diff: Vec<f64> = p.iter().zip(q).map(|(x, y)| x - y).collect();
         let blurred = gaussian_filter(&diff, rows, cols, self.sigma / a.downscale() as f64);
         let value = accurate_sum(blurred.iter().map(|d| d * d)).sqrt();
-        let mut params = Map::new();
-        params.insert("sigma".into(), json!(self.sigma));
-        params.insert("truncate".into(), json!(4.0));
-        Ok(Measurement::new(value, params))
+        let params = BlurL2Params {
+            sigma: self.sigma,
+            truncate: TRUNCATE,
+        };
+        Ok(Measurement::new(value, MetricParams::BlurL2(params)))
     }
 }
 

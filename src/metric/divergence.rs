@@ -12,9 +12,11 @@
 //! Reference: Cover & Thomas, *Elements of Information Theory* (KL, JS); Le Cam & Yang,
 //! *Asymptotics in Statistics* (Hellinger).
 
-use serde_json::{Map, json};
+use serde::Serialize;
 
-use super::{Measurement, Metric, MetricKind, non_negative, same_shape, sum_cells};
+use super::{
+    Empty, Measurement, Metric, MetricKind, MetricParams, non_negative, same_shape, sum_cells,
+};
 use crate::error::Result;
 use crate::mass::Mass;
 
@@ -34,6 +36,13 @@ impl Kl {
             eps: non_negative("--eps", eps)?,
         })
     }
+}
+
+/// The parameters KL reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KlParams {
+    /// The pseudo-count added to every cell of both masses (0 for none).
+    pub eps: f64,
 }
 
 /// `x ln(x / y)` with the conventions `0 ln(0/y) = 0` and `x ln(x/0) = +∞` for `x > 0`.
@@ -62,9 +71,10 @@ impl Metric for Kl {
             sum_cells(p, q, |x, y| rel_entr((x + eps) / norm, (y + eps) / norm))
         };
         // Rounding can leave a tiny negative value for (nearly) equal masses.
-        let mut params = Map::new();
-        params.insert("eps".into(), json!(eps));
-        Ok(Measurement::new(value.max(0.0), params))
+        Ok(Measurement::new(
+            value.max(0.0),
+            MetricParams::Kl(KlParams { eps }),
+        ))
     }
 }
 
@@ -86,7 +96,7 @@ impl Metric for Js {
             });
         Ok(Measurement::new(
             value.clamp(0.0, std::f64::consts::LN_2),
-            Map::new(),
+            MetricParams::None(Empty {}),
         ))
     }
 }
@@ -108,7 +118,7 @@ impl Metric for Hellinger {
         });
         Ok(Measurement::new(
             (0.5 * sq).sqrt().clamp(0.0, 1.0),
-            Map::new(),
+            MetricParams::None(Empty {}),
         ))
     }
 }

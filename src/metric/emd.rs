@@ -18,9 +18,9 @@
 //!   violated. No `n·m` costs or arc states are stored and, for large problems, not every pair
 //!   is visited either: squared euclidean pricing is a distance transform (O(n + m) per round),
 //!   euclidean pricing skips blocks of pairs by box bounds ([`crate::ot::pricing`]). The final
-//!   duals certify optimality over all pairs. Memory is O(cells + arcs) (about 90 MB for two
-//!   299² images); time grows faster than the cell count, so supports together are limited to
-//!   [`PRICED_CELL_LIMIT`] cells, and larger problems fail with a hint to use `--downscale`.
+//!   duals certify optimality over all pairs. Memory is O(cells + arcs); time grows faster than
+//!   the cell count, so supports together are limited to [`PRICED_CELL_LIMIT`] cells, and
+//!   larger problems fail with a hint to use `--downscale`.
 //!   [`emd_dense`] (the complete bipartite graph, up to [`DENSE_PAIR_LIMIT`]) remains for
 //!   comparison.
 //!
@@ -28,29 +28,29 @@
 //! retrieval" (2000); Ling & Okada, "An efficient earth mover's distance algorithm for robust
 //! histogram comparison" (2007); Bonneel et al. POT `ot.emd2`.
 
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Map, json};
+use serde::{Serialize, Serializer};
 
-use super::{Extras, Measurement, Metric, MetricKind};
+use super::{Details, Extras, Measurement, Metric, MetricKind, MetricParams, Progress};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::arcs::{Bipartite, Grid4};
-use crate::ot::colgen::{self, Certificate, Round, Transport};
+use crate::ot::colgen::{self, Certificate, Transport};
 use crate::ot::network_simplex::{self, Options};
 
 pub use crate::ot::arcs::Ground;
+pub use crate::ot::colgen::Round;
 
 /// Largest `support(A) × support(B)` the dense solver accepts: 2²⁵ = 33,554,432 pairs (two full
 /// 64×64 images use half of it).
 pub const DENSE_PAIR_LIMIT: u64 = 1 << 25;
 
 /// Largest `support(A) + support(B)` column generation accepts: 2¹⁹ = 524,288 cells (two full
-/// 512×512 images). Memory stays far below a gigabyte there, but the solve takes long: two
-/// 299×299 images (178,802 cells) take minutes.
+/// 512×512 images). Memory is O(cells + arcs), far below a gigabyte there; the limit bounds the
+/// time, which grows faster than the cell count.
 pub const PRICED_CELL_LIMIT: usize = 1 << 19;
 
 impl FromStr for Ground {
@@ -66,22 +66,24 @@ impl FromStr for Ground {
 #[derive(Debug, Clone)]
 pub struct Emd {
     ground: Ground,
-    output: EmdOutput,
+    plan: EmdPlan,
 }
 
-/// What an EMD solve writes besides its value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EmdOutput {
-    /// Write the optimal duals here (CSV `side,row,col,potential`).
-    pub dump_duals: Option<PathBuf>,
-    /// Write the optimal plan here (CSV `a_row,a_col,b_row,b_col,mass`).
-    pub dump_plan: Option<PathBuf>,
-    /// Report each column-generation round on standard error.
-    pub progress: bool,
-    /// Keep the optimal plan in the measurement's [`Extras::Emd`] (for pictures). The value is
-    /// computed as without it; for cityblock, whose grid-graph solver has no plan between cells,
-    /// column generation then solves the problem a second time for its plan.
-    pub keep_plan: bool,
+/// Whether an EMD returns an optimal plan and duals besides its value (in the measurement's
+/// [`Extras::Emd`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmdPlan {
+    /// The value only.
+    #[default]
+    None,
+    /// The value, and a plan for pictures: the value and details are exactly those without a
+    /// plan. Cityblock's grid-graph flow moves mass between neighbours, not from cell to cell, so
+    /// column generation then solves the problem a second time for its plan; if it cannot
+    /// (too large), the extras say why instead of failing the metric.
+    Picture,
+    /// The value, plan and duals of one column-generation solve, for every ground: what
+    /// `--dump-plan` and `--dump-duals` write. A failure to solve is the metric's error.
+    Solve,
 }
 
 impl Emd {
@@ -89,14 +91,92 @@ impl Emd {
     pub fn new(ground: Ground) -> Emd {
         Emd {
             ground,
-            output: EmdOutput::default(),
+            plan: EmdPlan::None,
         }
     }
 
-    /// The same, also writing what `output` asks for.
-    pub fn with_output(self, output: EmdOutput) -> Emd {
-        Emd { output, ..self }
+    /// The same, also returning the plan `plan` asks for.
+    pub fn with_plan(self, plan: EmdPlan) -> Emd {
+        Emd { plan, ..self }
     }
+}
+
+/// Which exact solver computed an EMD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Min-cost flow on the 4-neighbour grid graph (cityblock on one grid).
+    GridFlow,
+    /// Column generation over the two supports, with a certificate.
+    ColumnGeneration,
+    /// The network simplex on the complete bipartite graph ([`emd_dense`]).
+    Dense,
+}
+
+impl Algorithm {
+    /// The name the JSON report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::GridFlow => "grid-flow",
+            Algorithm::ColumnGeneration => "column-generation",
+            Algorithm::Dense => "dense",
+        }
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The parameters emd reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EmdParams {
+    /// The ground cost, by the name the user types.
+    #[serde(serialize_with = "ground_name")]
+    pub ground: Ground,
+}
+
+fn ground_name<S: Serializer>(ground: &Ground, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(ground.as_str())
+}
+
+/// Further facts emd reports: the solver's statistics and, from column generation, the
+/// certificate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmdDetails {
+    /// The optimal cost `min Σ π c` (W₂², not W₂, for squared euclidean).
+    pub cost: f64,
+    /// Which solver ran.
+    pub algorithm: Algorithm,
+    /// Network simplex pivots.
+    pub iterations: u64,
+    /// Nodes of the flow problem.
+    pub nodes: usize,
+    /// Arcs of the flow problem (for column generation: of the final sparse problem).
+    pub arcs: usize,
+    /// Column generation's evidence of optimality over every pair; absent for the grid flow,
+    /// whose arc set is complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateDetails>,
+    /// Wall-clock seconds of the solve.
+    pub solve_seconds: f64,
+}
+
+/// The certificate as the report states it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CertificateDetails {
+    /// How far the duals are from feasible over every pair (0 up to rounding).
+    pub max_violation: f64,
+    /// `|plan cost − dual value|` (0 up to rounding at an optimum).
+    pub gap: f64,
+    /// Rounds of pricing, the last of which found no violated pair.
+    pub rounds: usize,
+    /// `support(A) × support(B)`: every pair the final round checked.
+    pub pairs_priced: u64,
+    /// How pairs were priced: `all-pairs`, `separable`, `bounded` or `none`.
+    pub pricing: &'static str,
 }
 
 /// An exact solve: the optimal cost and how it was found.
@@ -106,8 +186,8 @@ pub struct EmdResult {
     pub value: f64,
     /// The optimal cost `min Σ π c`.
     pub cost: f64,
-    /// Which solver ran: `"grid-flow"` or `"dense"`.
-    pub algorithm: &'static str,
+    /// Which solver ran.
+    pub algorithm: Algorithm,
     /// Network simplex pivots.
     pub iterations: u64,
     /// Nodes and arcs of the flow problem.
@@ -140,7 +220,7 @@ pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
         return Ok(EmdResult {
             value: distance(ground, sol.cost),
             cost: sol.cost,
-            algorithm: "grid-flow",
+            algorithm: Algorithm::GridFlow,
             iterations: sol.iterations,
             size: (grid.node_count(), grid.arc_count()),
         });
@@ -178,7 +258,7 @@ pub fn emd_sparse(
     let result = EmdResult {
         value: distance(ground, t.cost),
         cost: t.cost,
-        algorithm: "column-generation",
+        algorithm: Algorithm::ColumnGeneration,
         iterations: t.certificate.pivots,
         size: (xs.len() + ys.len(), t.certificate.arcs),
     };
@@ -303,7 +383,7 @@ fn emd_metric(
     let result = EmdResult {
         value: distance(ground, cost),
         cost,
-        algorithm: "column-generation",
+        algorithm: Algorithm::ColumnGeneration,
         iterations: certificate.pivots,
         size: (plus.len() + minus.len(), certificate.arcs),
     };
@@ -419,7 +499,8 @@ pub struct Sparse {
 }
 
 /// Solves the exact transport problem on the complete bipartite graph between the supports,
-/// whatever the ground cost (the route `emd` takes for euclidean and squared euclidean costs).
+/// whatever the ground cost: `support(A) × support(B)` arcs, so only for small problems. [`emd`]
+/// never takes this route; it stays as an independent check of the sparse solvers.
 ///
 /// # Errors
 /// [`Error::ProblemTooLarge`] above [`DENSE_PAIR_LIMIT`]; [`Error::Solver`] if the solver fails.
@@ -440,7 +521,7 @@ pub fn emd_dense(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
     Ok(EmdResult {
         value: distance(ground, sol.cost),
         cost: sol.cost,
-        algorithm: "dense",
+        algorithm: Algorithm::Dense,
         iterations: sol.iterations,
         size: (xs.len() + ys.len(), xs.len() * ys.len()),
     })
@@ -503,97 +584,55 @@ impl Metric for Emd {
     }
 
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
+        self.compute_observed(a, b, &())
+    }
+
+    fn compute_observed(&self, a: &Mass, b: &Mass, progress: &dyn Progress) -> Result<Measurement> {
         let start = Instant::now();
-        let out = &self.output;
-        let wants_dual = out.dump_duals.is_some() || out.dump_plan.is_some();
-        let (r, sparse) = if self.ground == Ground::Cityblock && !wants_dual {
+        let (r, sparse) = if self.ground == Ground::Cityblock && self.plan != EmdPlan::Solve {
             (emd(a, b, self.ground)?, None)
         } else {
-            let progress = |r: &Round| {
-                if out.progress {
-                    eprintln!(
-                        "imgdist: emd round {}: {} arcs, {} pivots, cost {:.12}, {} pairs added, \
-                         most negative reduced cost {:.3e}, {:.2} s",
-                        r.round, r.arcs, r.pivots, r.cost, r.added, r.min_reduced_cost, r.seconds
-                    );
-                }
-            };
-            let (r, s) = emd_sparse(a, b, self.ground, progress)?;
+            let (r, s) = emd_sparse(a, b, self.ground, |r| progress.emd_round(r))?;
             (r, Some(s))
         };
-        let mut params = Map::new();
-        params.insert("ground".into(), json!(self.ground.as_str()));
-        let mut m = Measurement::new(r.value, params);
-        m.details.insert("cost".into(), json!(r.cost));
-        m.details.insert("algorithm".into(), json!(r.algorithm));
-        m.details.insert("iterations".into(), json!(r.iterations));
-        m.details.insert("nodes".into(), json!(r.size.0));
-        m.details.insert("arcs".into(), json!(r.size.1));
-        if let Some(s) = &sparse {
+        let certificate = sparse.as_ref().map(|s| {
             let c = &s.transport.certificate;
-            m.details.insert(
-                "certificate".into(),
-                json!({
-                    "max_violation": c.max_violation,
-                    "gap": c.gap,
-                    "rounds": c.rounds,
-                    "pairs_priced": (s.sources.len() as u64) * (s.targets.len() as u64),
-                    "pricing": c.pricing,
-                }),
-            );
-            if let Some(path) = &out.dump_duals {
-                write_csv(path, &duals_csv(s))?;
+            CertificateDetails {
+                max_violation: c.max_violation,
+                gap: c.gap,
+                rounds: c.rounds,
+                pairs_priced: (s.sources.len() as u64) * (s.targets.len() as u64),
+                pricing: c.pricing,
             }
-            if let Some(path) = &out.dump_plan {
-                write_csv(path, &plan_csv(s))?;
-            }
-        }
-        m.details
-            .insert("solve_seconds".into(), json!(start.elapsed().as_secs_f64()));
-        if out.keep_plan {
-            let plan = match sparse {
-                Some(s) => Ok(s),
-                // The grid-graph flow moves mass between neighbours, not from cell to cell.
-                None => emd_sparse(a, b, self.ground, |_| {})
+        });
+        let params = MetricParams::Emd(EmdParams {
+            ground: self.ground,
+        });
+        let mut m = Measurement::new(r.value, params);
+        m.details = Details::Emd(EmdDetails {
+            cost: r.cost,
+            algorithm: r.algorithm,
+            iterations: r.iterations,
+            nodes: r.size.0,
+            arcs: r.size.1,
+            certificate,
+            solve_seconds: start.elapsed().as_secs_f64(),
+        });
+        let plan = match (self.plan, sparse) {
+            (EmdPlan::None, _) => None,
+            (_, Some(s)) => Some(Ok(s)),
+            // The grid-graph flow moves mass between neighbours, not from cell to cell.
+            (_, None) => Some(
+                emd_sparse(a, b, self.ground, |_| {})
                     .map(|(_, s)| s)
                     .map_err(|e| e.to_string()),
-            };
+            ),
+        };
+        if let Some(plan) = plan {
             m.extras = Extras::Emd(plan.map(Arc::new));
         }
         Ok(m)
     }
-}
-
-/// The duals as CSV: one line per cell with mass, `a` for A's cells (`u`), `b` for B's (`v`);
-/// `u_i + v_j ≤ cost(i, j)` for every pair, with equality wherever the plan moves mass.
-fn duals_csv(s: &Sparse) -> String {
-    let mut out = String::from("side,row,col,potential\n");
-    for (side, pts, pot) in [
-        ("a", &s.sources, &s.transport.u),
-        ("b", &s.targets, &s.transport.v),
-    ] {
-        for (&(r, c), p) in pts.iter().zip(pot.iter()) {
-            out.push_str(&format!("{side},{r},{c},{p:e}\n"));
-        }
-    }
-    out
-}
-
-/// The plan as CSV: one line per pair of cells that mass moves between.
-fn plan_csv(s: &Sparse) -> String {
-    let mut out = String::from("a_row,a_col,b_row,b_col,mass\n");
-    for &(i, j, f) in &s.transport.plan {
-        let ((ar, ac), (br, bc)) = (s.sources[i], s.targets[j]);
-        out.push_str(&format!("{ar},{ac},{br},{bc},{f:e}\n"));
-    }
-    out
-}
-
-fn write_csv(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 #[cfg(test)]
@@ -608,7 +647,7 @@ mod tests {
         assert!((emd(&a, &b, Ground::Euclidean).unwrap().value - 5.0).abs() < 1e-12);
         assert!((emd(&a, &b, Ground::SqEuclidean).unwrap().value - 5.0).abs() < 1e-12);
         let city = emd(&a, &b, Ground::Cityblock).unwrap();
-        assert_eq!(city.algorithm, "grid-flow");
+        assert_eq!(city.algorithm, Algorithm::GridFlow);
         assert!((city.value - 7.0).abs() < 1e-12);
     }
 
@@ -730,6 +769,13 @@ mod tests {
         }
     }
 
+    fn emd_details(m: &Measurement) -> &EmdDetails {
+        match &m.details {
+            Details::Emd(d) => d,
+            other => panic!("not emd details: {other:?}"),
+        }
+    }
+
     #[test]
     fn keeping_the_plan_changes_no_value() {
         // Two dots and a spread-out blob: the plan must carry A's mass onto B's.
@@ -744,38 +790,82 @@ mod tests {
         for ground in [Ground::Euclidean, Ground::SqEuclidean, Ground::Cityblock] {
             let plain = Emd::new(ground).compute(&a, &b).unwrap();
             assert_eq!(plain.extras, Extras::None);
-            let output = EmdOutput {
-                keep_plan: true,
-                ..EmdOutput::default()
-            };
-            let kept = Emd::new(ground)
-                .with_output(output)
-                .compute(&a, &b)
-                .unwrap();
-            assert_eq!(kept.value.to_bits(), plain.value.to_bits(), "{ground:?}");
-            assert_eq!(kept.details["cost"], plain.details["cost"]);
-            let Extras::Emd(Ok(plan)) = &kept.extras else {
-                panic!("{ground:?}: no plan in {:?}", kept.extras);
-            };
-            let mut from_a = vec![0.0; plan.sources.len()];
-            let mut cost = 0.0;
-            for &(i, j, f) in &plan.transport.plan {
-                from_a[i] += f;
-                let ((ar, ac), (br, bc)) = (plan.sources[i], plan.targets[j]);
-                let (dr, dc) = (ar - br, ac - bc);
-                cost += f * match ground {
-                    Ground::Euclidean => dr.hypot(dc),
-                    Ground::SqEuclidean => dr * dr + dc * dc,
-                    Ground::Cityblock => dr.abs() + dc.abs(),
+            for how in [EmdPlan::Picture, EmdPlan::Solve] {
+                let kept = Emd::new(ground).with_plan(how).compute(&a, &b).unwrap();
+                let (dk, dp) = (emd_details(&kept), emd_details(&plain));
+                if how == EmdPlan::Picture || ground != Ground::Cityblock {
+                    // The same solve as without a plan: identical value and statistics.
+                    assert_eq!(kept.value.to_bits(), plain.value.to_bits(), "{ground:?}");
+                    assert_eq!(
+                        (
+                            dk.cost,
+                            dk.algorithm,
+                            dk.iterations,
+                            dk.certificate.is_some()
+                        ),
+                        (
+                            dp.cost,
+                            dp.algorithm,
+                            dp.iterations,
+                            dp.certificate.is_some()
+                        ),
+                        "{ground:?} {how:?}"
+                    );
+                } else {
+                    // Cityblock solved by column generation: the same optimum, certified.
+                    assert!((kept.value - plain.value).abs() < 1e-12, "{ground:?}");
+                    assert_eq!(dk.algorithm, Algorithm::ColumnGeneration);
+                    assert_eq!(dp.algorithm, Algorithm::GridFlow);
+                    let c = dk.certificate.expect("column generation certifies");
+                    assert!(c.max_violation < 1e-9 && c.gap < 1e-9, "{c:?}");
+                    // Two cells of A with mass, two thirds of B's 30.
+                    assert_eq!(c.pairs_priced, 2 * 20);
+                }
+                let Extras::Emd(Ok(plan)) = &kept.extras else {
+                    panic!("{ground:?}: no plan in {:?}", kept.extras);
                 };
+                let mut from_a = vec![0.0; plan.sources.len()];
+                let mut cost = 0.0;
+                for &(i, j, f) in &plan.transport.plan {
+                    from_a[i] += f;
+                    let ((ar, ac), (br, bc)) = (plan.sources[i], plan.targets[j]);
+                    let (dr, dc) = (ar - br, ac - bc);
+                    cost += f * match ground {
+                        Ground::Euclidean => dr.hypot(dc),
+                        Ground::SqEuclidean => dr * dr + dc * dc,
+                        Ground::Cityblock => dr.abs() + dc.abs(),
+                    };
+                }
+                let support: Vec<f64> = a.support().iter().map(|s| s.2).collect();
+                for (got, want) in from_a.iter().zip(&support) {
+                    assert!((got - want).abs() < 1e-12, "{ground:?}: {got} vs {want}");
+                }
+                let want = dp.cost;
+                assert!((cost - want).abs() < 1e-12, "{ground:?}: {cost} vs {want}");
             }
-            let support: Vec<f64> = a.support().iter().map(|s| s.2).collect();
-            for (got, want) in from_a.iter().zip(&support) {
-                assert!((got - want).abs() < 1e-12, "{ground:?}: {got} vs {want}");
-            }
-            let want = plain.details["cost"].as_f64().unwrap();
-            assert!((cost - want).abs() < 1e-12, "{ground:?}: {cost} vs {want}");
         }
+    }
+
+    #[test]
+    fn progress_sees_every_round_of_column_generation() {
+        struct Rounds(std::sync::Mutex<Vec<usize>>);
+        impl Progress for Rounds {
+            fn emd_round(&self, round: &Round) {
+                self.0.lock().unwrap().push(round.round);
+            }
+        }
+        let mut va = Array2::from_elem((6, 7), 1.0);
+        va[[2, 3]] = 9.0;
+        let a = Mass::from_values(&va, 1, "a").unwrap();
+        let b = dot(6, 7, (4, 5));
+        let seen = Rounds(Default::default());
+        let m = Emd::new(Ground::Euclidean)
+            .compute_observed(&a, &b, &seen)
+            .unwrap();
+        let rounds = seen.0.into_inner().unwrap();
+        let c = emd_details(&m).certificate.expect("certified");
+        assert_eq!(rounds.len(), c.rounds, "{rounds:?}");
+        assert_eq!(rounds, (1..=c.rounds).collect::<Vec<_>>());
     }
 
     #[test]

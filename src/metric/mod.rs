@@ -17,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::mass::Mass;
@@ -28,7 +28,7 @@ pub mod emd;
 pub mod sliced;
 pub mod tv;
 
-pub use emd::Ground;
+pub use emd::{EmdPlan, Ground};
 pub use sliced::{Angles, SlicedParams};
 
 /// A distance (or divergence) between two masses.
@@ -41,17 +41,39 @@ pub trait Metric: Send + Sync {
     /// [`Error::SizeMismatch`] for pixel-by-pixel metrics on grids of different sizes; solver
     /// errors for transport metrics.
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement>;
+
+    /// [`Metric::compute`], telling `progress` how a long computation advances (the exact EMD
+    /// reports each column-generation round). The value is the same as without it.
+    ///
+    /// # Errors
+    /// As [`Metric::compute`].
+    fn compute_observed(&self, a: &Mass, b: &Mass, progress: &dyn Progress) -> Result<Measurement> {
+        let _ = progress;
+        self.compute(a, b)
+    }
 }
+
+/// Receives progress from long computations; every method does nothing by default. The
+/// metrics never print: the command line implements this to write progress lines.
+pub trait Progress: Sync {
+    /// The exact EMD finished a round of column generation.
+    fn emd_round(&self, round: &emd::Round) {
+        let _ = round;
+    }
+}
+
+/// Progress that goes nowhere.
+impl Progress for () {}
 
 /// The result of one metric on one pair.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
     /// The value; may be `+∞` (e.g. KL where B has no mass but A has).
     pub value: f64,
-    /// The parameters the metric used, as they appear in the JSON report.
-    pub params: Map<String, Value>,
+    /// The parameters the metric used, as the JSON report lists them.
+    pub params: MetricParams,
     /// Further facts about the computation (standard errors, solver statistics…).
-    pub details: Map<String, Value>,
+    pub details: Details,
     /// What the metric found besides its value (a plan, a profile), in memory only: the reports
     /// do not print it.
     pub extras: Extras,
@@ -59,14 +81,50 @@ pub struct Measurement {
 
 impl Measurement {
     /// A measurement with the given value and parameters, no details and no extras.
-    pub fn new(value: f64, params: Map<String, Value>) -> Measurement {
+    pub fn new(value: f64, params: MetricParams) -> Measurement {
         Measurement {
             value,
             params,
-            details: Map::new(),
+            details: Details::None(Empty {}),
             extras: Extras::None,
         }
     }
+}
+
+/// An empty JSON object, `{}`: the parameters or details of a metric that has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Empty {}
+
+/// The parameters a metric used, typed per metric; serialized as the JSON report's `params`
+/// object (the variant's fields, untagged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum MetricParams {
+    /// `tv`, `js`, `hellinger`: no parameters, `{}`.
+    None(Empty),
+    /// `kl`: `{"eps": …}`.
+    Kl(divergence::KlParams),
+    /// `blur-l2`: `{"sigma": …, "truncate": …}`.
+    BlurL2(blur_l2::BlurL2Params),
+    /// `sliced`: `{"projections": …, "seed": …, "p": …, "angles": …}`.
+    Sliced(SlicedParams),
+    /// `emd`: `{"ground": …}`.
+    Emd(emd::EmdParams),
+}
+
+/// Further facts about a computation, typed per metric; serialized as the JSON report's
+/// `details` object (the variant's fields, untagged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Details {
+    /// Nothing to add, `{}`.
+    None(Empty),
+    /// `sliced`: `{"std_error": …}`.
+    Sliced(sliced::SlicedDetails),
+    /// `emd`: solver statistics and the certificate.
+    Emd(emd::EmdDetails),
 }
 
 /// What a metric found on its way to the value, kept for pictures and further analysis.
@@ -154,9 +212,7 @@ impl MetricKind {
             MetricKind::Hellinger => Box::new(divergence::Hellinger),
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
-            MetricKind::Emd => {
-                Box::new(emd::Emd::new(params.ground).with_output(params.emd_output.clone()))
-            }
+            MetricKind::Emd => Box::new(emd::Emd::new(params.ground).with_plan(params.emd_plan)),
         })
     }
 
@@ -212,8 +268,9 @@ pub struct Params {
     pub sliced: SlicedParams,
     /// `emd`: ground cost. Default: [`Ground::Euclidean`].
     pub ground: Ground,
-    /// `emd`: files to write the plan and duals to, and whether to report progress.
-    pub emd_output: emd::EmdOutput,
+    /// `emd`: whether to return an optimal plan and duals besides the value. Default:
+    /// [`EmdPlan::None`].
+    pub emd_plan: EmdPlan,
 }
 
 impl Default for Params {
@@ -223,7 +280,7 @@ impl Default for Params {
             sigma: 2.0,
             sliced: SlicedParams::default(),
             ground: Ground::Euclidean,
-            emd_output: emd::EmdOutput::default(),
+            emd_plan: EmdPlan::None,
         }
     }
 }

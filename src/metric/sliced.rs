@@ -34,9 +34,9 @@ use std::sync::Arc;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
-use serde_json::{Map, json};
+use serde::Serialize;
 
-use super::{Extras, Measurement, Metric, MetricKind};
+use super::{Details, Extras, Measurement, Metric, MetricKind, MetricParams};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::lattice::LatticeOrder;
@@ -45,7 +45,8 @@ use crate::ot::one_d::{
 };
 
 /// How projection directions are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Angles {
     /// `θ_l = (l + u)π/L` with one seeded offset `u ∈ [0, 1)`.
     #[default]
@@ -89,7 +90,7 @@ impl FromStr for Angles {
 }
 
 /// Parameters of the sliced Wasserstein distance.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlicedParams {
     /// Number of directions L. Default: 200.
     pub projections: usize,
@@ -110,6 +111,14 @@ impl Default for SlicedParams {
             angles: Angles::Uniform,
         }
     }
+}
+
+/// Further facts sliced reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlicedDetails {
+    /// Monte-Carlo standard error of the value, from the spread of `W_p^p(θ)` over the
+    /// directions (delta method).
+    pub std_error: f64,
 }
 
 /// The sliced Wasserstein metric with validated parameters.
@@ -431,14 +440,10 @@ impl Metric for Sliced {
         let p = &self.params;
         let angles = p.angles.generate(p.projections, p.seed);
         let result = sliced_wasserstein(a, b, &angles, p.p);
-        let mut params = Map::new();
-        params.insert("projections".into(), json!(p.projections));
-        params.insert("seed".into(), json!(p.seed));
-        params.insert("p".into(), json!(p.p));
-        params.insert("angles".into(), json!(p.angles.as_str()));
-        let mut m = Measurement::new(result.value, params);
-        m.details
-            .insert("std_error".into(), json!(result.std_error));
+        let mut m = Measurement::new(result.value, MetricParams::Sliced(p.clone()));
+        m.details = Details::Sliced(SlicedDetails {
+            std_error: result.std_error,
+        });
         m.extras = Extras::Sliced(Arc::new(Profile {
             angles,
             per_direction: result.per_direction,

@@ -5,9 +5,7 @@
 //! a metric. Compares pixel by pixel (no notion of location): both grids must have the same
 //! size. Cost O(N).
 
-use serde_json::Map;
-
-use super::{Measurement, Metric, MetricKind, same_shape, sum_cells};
+use super::{Empty, Measurement, Metric, MetricKind, MetricParams, same_shape, sum_cells};
 use crate::error::Result;
 use crate::mass::Mass;
 
@@ -23,7 +21,10 @@ impl Metric for Tv {
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
         let (p, q) = same_shape(self.kind(), a, b)?;
         let value = 0.5 * sum_cells(p, q, |x, y| (x - y).abs());
-        Ok(Measurement::new(value.clamp(0.0, 1.0), Map::new()))
+        Ok(Measurement::new(
+            value.clamp(0.0, 1.0),
+            MetricParams::None(Empty {}),
+        ))
     }
 }
 

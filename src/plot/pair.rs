@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::mass::Mass;
 use crate::metric::emd::Sparse;
 use crate::metric::sliced::Profile;
-use crate::metric::{Extras, MetricKind};
+use crate::metric::{Extras, MetricKind, MetricParams};
 use crate::report::{MetricResult, Report};
 
 /// A part of the pair picture.
@@ -361,20 +361,19 @@ fn title_band(area: &Area, layout: &PairLayout, report: &Report) -> Result<()> {
     )
 }
 
-/// `name = value unit`, with the parameters that change what the value means.
+/// The metric's name with the parameters that change what its value means: `emd (ground)`,
+/// `sliced SWₚ`.
+fn metric_name(m: &MetricResult) -> String {
+    match &m.measurement.params {
+        MetricParams::Emd(e) => format!("emd ({})", e.ground.as_str()),
+        MetricParams::Sliced(s) => format!("sliced SW{}", order_subscript(s.p)),
+        _ => m.kind.to_string(),
+    }
+}
+
+/// `name = value unit`.
 fn metric_summary(m: &MetricResult) -> String {
-    let params = &m.measurement.params;
-    let name = match m.kind {
-        MetricKind::Emd => format!(
-            "emd ({})",
-            params.get("ground").and_then(|g| g.as_str()).unwrap_or("?")
-        ),
-        MetricKind::Sliced => {
-            let p = params.get("p").and_then(|p| p.as_f64()).unwrap_or(1.0);
-            format!("sliced SW{}", order_subscript(p))
-        }
-        k => k.to_string(),
-    };
+    let name = metric_name(m);
     let unit = match m.kind.unit() {
         "pixels" => " px",
         "nats" => " nats",
@@ -639,13 +638,7 @@ fn transport_panel(
     arrows: &std::result::Result<Arrows, String>,
 ) -> Result<()> {
     let rect = layout.panel(Panel::Transport).expect("emd panel");
-    let ground = m
-        .measurement
-        .params
-        .get("ground")
-        .and_then(|g| g.as_str())
-        .unwrap_or("?");
-    let title = format!("emd ({ground}) = {} px", short(m.measurement.value));
+    let title = format!("{} = {} px", metric_name(m), short(m.measurement.value));
     match arrows {
         Ok(arrows) => {
             let b = arrows.block;
