@@ -127,8 +127,11 @@ fn infinite_kl_prints_inf_and_eps_makes_it_finite() {
         "--eps",
         "1e-3",
     ]);
+    // Two 8×8 dots plus ε = 1e-3 per cell, renormalised by Z = 1 + 64ε: only the two dots'
+    // cells differ, and KL = ln((1 + ε)/ε) / Z.
     let v = j["metrics"]["kl"]["value"].as_f64().unwrap();
-    assert!(v.is_finite() && v > 1.0, "{v}");
+    let want = (1.001f64 / 1e-3).ln() / 1.064;
+    assert!((v - want).abs() <= 1e-12 * want, "{v} vs {want}");
 }
 
 #[test]
