@@ -54,17 +54,20 @@ pub enum Error {
         reason: String,
     },
     /// A metric name was not recognised.
-    UnknownMetric(String),
+    UnknownMetric {
+        /// The name as given.
+        name: String,
+        /// The names that are recognised, in the order the message lists them.
+        known: Vec<&'static str>,
+    },
     /// The problem is larger than a solver's documented limit.
     ProblemTooLarge {
         /// What exceeded the limit, with a hint what to do.
         reason: String,
     },
-    /// A solver failed to reach optimality (e.g. it hit its iteration cap).
-    Solver {
-        /// Why it failed.
-        reason: String,
-    },
+    /// A solver failed to reach optimality (e.g. it hit its iteration cap). The message
+    /// includes the solver's own, so [`std::error::Error::source`] does not repeat it.
+    Solver(crate::ot::Error),
     /// A picture could not be drawn.
     Plot {
         /// Why drawing failed.
@@ -108,20 +111,20 @@ impl fmt::Display for Error {
                 a.0, a.1, b.0, b.1
             ),
             Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
-            Error::UnknownMetric(name) => write!(
-                f,
-                "unknown metric '{name}' (known: {})",
-                crate::metric::MetricKind::ALL
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Error::UnknownMetric { name, known } => {
+                write!(f, "unknown metric '{name}' (known: {})", known.join(", "))
+            }
             Error::ProblemTooLarge { reason } => write!(f, "{reason}"),
-            Error::Solver { reason } => write!(f, "solver failed: {reason}"),
+            Error::Solver(e) => write!(f, "solver failed: {e}"),
             Error::Plot { reason } => write!(f, "cannot draw the picture: {reason}"),
             Error::Write { path, .. } => write!(f, "{}: cannot write", path.display()),
         }
+    }
+}
+
+impl From<crate::ot::Error> for Error {
+    fn from(e: crate::ot::Error) -> Self {
+        Error::Solver(e)
     }
 }
 
