@@ -174,13 +174,7 @@ pub fn emd_sparse(
     let (xs, wa, ids_a) = support_of(a);
     let (ys, wb, ids_b) = support_of(b);
     let initial = to_support_pairs(&initial, &ids_a, &ids_b);
-    let problem = Problem {
-        sources: &xs,
-        source_mass: &wa,
-        targets: &ys,
-        target_mass: &wb,
-        ground,
-    };
+    let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
     let t = colgen::solve(&problem, &initial, &mut progress)?;
     let result = EmdResult {
         value: distance(ground, t.cost),
@@ -251,13 +245,7 @@ fn emd_metric(
         } else {
             Vec::new()
         };
-        let problem = Problem {
-            sources: &px,
-            source_mass: &pw,
-            targets: &mx,
-            target_mass: &mw,
-            ground,
-        };
+        let problem = Problem::new(&px, &pw, &mx, &mw, ground);
         Some(colgen::solve(&problem, &initial, progress)?)
     };
     // f on every cell with mass.
@@ -296,13 +284,7 @@ fn emd_metric(
             plan.push((ids_a[k], ids_b[k], x.min(y)));
         }
     }
-    let problem = Problem {
-        sources: &xs,
-        source_mass: &wa,
-        targets: &ys,
-        target_mass: &wb,
-        ground,
-    };
+    let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
     let (max_violation, gap) = colgen::certify(&problem, cost, &u, &v);
     let certificate = match &reduced {
         Some(t) => Certificate {

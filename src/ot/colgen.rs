@@ -52,7 +52,25 @@ pub struct Problem<'a> {
     pub ground: Ground,
 }
 
-impl Problem<'_> {
+impl<'a> Problem<'a> {
+    /// The problem of moving `source_mass` at `sources` onto `target_mass` at `targets` under
+    /// `ground`.
+    pub fn new(
+        sources: &'a [(f64, f64)],
+        source_mass: &'a [f64],
+        targets: &'a [(f64, f64)],
+        target_mass: &'a [f64],
+        ground: Ground,
+    ) -> Self {
+        Problem {
+            sources,
+            source_mass,
+            targets,
+            target_mass,
+            ground,
+        }
+    }
+
     /// The dual objective `Σ a_i u_i + Σ b_j v_j` of duals `u`, `v`.
     fn dual_objective(&self, u: &[f64], v: &[f64]) -> f64 {
         self.source_mass
