@@ -136,3 +136,27 @@ impl std::error::Error for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ot;
+
+    /// Solver errors read as they did when the solvers built `Error::Solver` themselves.
+    #[test]
+    fn solver_errors_keep_their_text() {
+        let text = |e: ot::Error| Error::from(e).to_string();
+        assert_eq!(
+            text(ot::Error::PivotCap { cap: 1 }),
+            "solver failed: network simplex reached its cap of 1 pivots before optimality"
+        );
+        assert_eq!(
+            text(ot::Error::Infeasible { unrouted: 0.5 }),
+            "solver failed: infeasible supplies: 5e-1 units of flow have no path (unequal totals?)"
+        );
+        assert_eq!(
+            text(ot::Error::RoundCap { rounds: 64 }),
+            "solver failed: column generation still found violated pairs after 64 rounds"
+        );
+    }
+}
