@@ -54,17 +54,20 @@ pub enum Error {
         reason: String,
     },
     /// A metric name was not recognised.
-    UnknownMetric(String),
+    UnknownMetric {
+        /// The name as given.
+        name: String,
+        /// The names that are recognised, in the order the message lists them.
+        known: Vec<&'static str>,
+    },
     /// The problem is larger than a solver's documented limit.
     ProblemTooLarge {
         /// What exceeded the limit, with a hint what to do.
         reason: String,
     },
-    /// A solver failed to reach optimality (e.g. it hit its iteration cap).
-    Solver {
-        /// Why it failed.
-        reason: String,
-    },
+    /// A solver failed to reach optimality (e.g. it hit its iteration cap). The message
+    /// includes the solver's own, so [`std::error::Error::source`] does not repeat it.
+    Solver(crate::ot::Error),
     /// A picture could not be drawn.
     Plot {
         /// Why drawing failed.
@@ -108,20 +111,20 @@ impl fmt::Display for Error {
                 a.0, a.1, b.0, b.1
             ),
             Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
-            Error::UnknownMetric(name) => write!(
-                f,
-                "unknown metric '{name}' (known: {})",
-                crate::metric::MetricKind::ALL
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Error::UnknownMetric { name, known } => {
+                write!(f, "unknown metric '{name}' (known: {})", known.join(", "))
+            }
             Error::ProblemTooLarge { reason } => write!(f, "{reason}"),
-            Error::Solver { reason } => write!(f, "solver failed: {reason}"),
+            Error::Solver(e) => write!(f, "solver failed: {e}"),
             Error::Plot { reason } => write!(f, "cannot draw the picture: {reason}"),
             Error::Write { path, .. } => write!(f, "{}: cannot write", path.display()),
         }
+    }
+}
+
+impl From<crate::ot::Error> for Error {
+    fn from(e: crate::ot::Error) -> Self {
+        Error::Solver(e)
     }
 }
 
@@ -131,5 +134,29 @@ impl std::error::Error for Error {
             Error::Io { source, .. } | Error::Write { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ot;
+
+    /// Solver errors read as they did when the solvers built `Error::Solver` themselves.
+    #[test]
+    fn solver_errors_keep_their_text() {
+        let text = |e: ot::Error| Error::from(e).to_string();
+        assert_eq!(
+            text(ot::Error::PivotCap { cap: 1 }),
+            "solver failed: network simplex reached its cap of 1 pivots before optimality"
+        );
+        assert_eq!(
+            text(ot::Error::Infeasible { unrouted: 0.5 }),
+            "solver failed: infeasible supplies: 5e-1 units of flow have no path (unequal totals?)"
+        );
+        assert_eq!(
+            text(ot::Error::RoundCap { rounds: 64 }),
+            "solver failed: column generation still found violated pairs after 64 rounds"
+        );
     }
 }

@@ -38,8 +38,8 @@ use super::{Details, Extras, Measurement, Metric, MetricKind, MetricParams, Prog
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::arcs::{Bipartite, Grid4};
-use crate::ot::colgen::{self, Certificate, Transport};
-use crate::ot::network_simplex::{self, Options};
+use crate::ot::colgen::{self, Certificate, Problem, Transport};
+use crate::ot::network_simplex::{self, Options, Start};
 
 pub use crate::ot::arcs::Ground;
 pub use crate::ot::colgen::Round;
@@ -216,7 +216,7 @@ pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
             block_size: 8 * (grid.arc_count() as f64).sqrt() as usize,
             ..Options::default()
         };
-        let sol = network_simplex::solve_from(&grid, &supply, Some(&grid.comb_tree()), &opts)?;
+        let sol = network_simplex::solve(&grid, &supply, Start::Tree(&grid.comb_tree()), &opts)?;
         return Ok(EmdResult {
             value: distance(ground, sol.cost),
             cost: sol.cost,
@@ -254,7 +254,8 @@ pub fn emd_sparse(
     let (xs, wa, ids_a) = support_of(a);
     let (ys, wb, ids_b) = support_of(b);
     let initial = to_support_pairs(&initial, &ids_a, &ids_b);
-    let t = colgen::solve(&xs, &wa, &ys, &wb, ground, &initial, &mut progress)?;
+    let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
+    let t = colgen::solve(&problem, &initial, &mut progress)?;
     let result = EmdResult {
         value: distance(ground, t.cost),
         cost: t.cost,
@@ -324,9 +325,8 @@ fn emd_metric(
         } else {
             Vec::new()
         };
-        Some(colgen::solve(
-            &px, &pw, &mx, &mw, ground, &initial, progress,
-        )?)
+        let problem = Problem::new(&px, &pw, &mx, &mw, ground);
+        Some(colgen::solve(&problem, &initial, progress)?)
     };
     // f on every cell with mass.
     let mut f = vec![0.0; a.len()];
@@ -364,7 +364,8 @@ fn emd_metric(
             plan.push((ids_a[k], ids_b[k], x.min(y)));
         }
     }
-    let (max_violation, gap) = colgen::certify(&xs, &wa, &ys, &wb, ground, cost, &u, &v);
+    let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
+    let (max_violation, gap) = colgen::certify(&problem, cost, &u, &v);
     let certificate = match &reduced {
         Some(t) => Certificate {
             max_violation,
@@ -517,7 +518,7 @@ pub fn emd_dense(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
         block_size: 4 * (xs.len() as f64 * ys.len() as f64).sqrt() as usize,
         ..Options::default()
     };
-    let sol = network_simplex::solve(&arcs, &supply, &opts)?;
+    let sol = network_simplex::solve(&arcs, &supply, Start::Cold, &opts)?;
     Ok(EmdResult {
         value: distance(ground, sol.cost),
         cost: sol.cost,

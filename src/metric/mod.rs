@@ -253,7 +253,10 @@ impl FromStr for MetricKind {
             .iter()
             .copied()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::UnknownMetric(s.to_string()))
+            .ok_or_else(|| Error::UnknownMetric {
+                name: s.to_string(),
+                known: MetricKind::ALL.iter().map(|k| k.as_str()).collect(),
+            })
     }
 }
 

@@ -1,4 +1,4 @@
-//! Arc sets for [`crate::ot::network_simplex`], computed on the fly from coordinates.
+//! Arc sets for [`super::network_simplex`], computed on the fly from coordinates.
 //!
 //! - [`Bipartite`]: every source point to every target point, the classic transportation
 //!   problem; arc `e = i·(targets) + j` costs `ground(x_i − y_j)`. Stores O(N) points, never N²
@@ -197,7 +197,7 @@ impl<'a> Grid4<'a> {
     }
 
     /// A "comb" spanning tree: every row hangs horizontally from the middle column, which hangs
-    /// vertically from the middle cell. A feasible start for [`super::network_simplex::solve_from`].
+    /// vertically from the middle cell. A feasible start for [`super::network_simplex::solve`] ([`super::network_simplex::Start::Tree`]).
     pub fn comb_tree(&self) -> super::network_simplex::StartTree {
         let (h, w) = (self.rows.len(), self.cols.len());
         let (ci, cj) = (h / 2, w / 2);

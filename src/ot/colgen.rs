@@ -7,11 +7,12 @@
 //! plan, solve it exactly, and *price* every pair `(i, j)` with the optimal duals:
 //! `r_ij = c_ij − u_i − v_j`. If no pair has `r_ij < −tolerance`, the duals are feasible for the
 //! full problem and the sparse optimum is the full optimum (the primal–dual gap is zero).
-//! Otherwise add, for every source and every target, its most negative pair, restart the simplex
-//! from its last basis ([`Basis`]) and repeat. Pricing never stores the `n·m` costs: it
-//! recomputes them from coordinates, and for the large problems it does not visit every pair
-//! either ([`super::pricing`]: distance transforms for squared euclidean cost on lattices, box
-//! bounds over k-d trees otherwise).
+//! Otherwise add, for every source and every target, its most negative pair (and the few
+//! runners-up bounded pricing finds), drop the arcs that are far from tight (in the first
+//! rounds), restart the simplex from its last basis ([`Basis`]) and repeat. Pricing never
+//! stores the `n·m` costs: it recomputes them from coordinates, and for the large problems it
+//! does not visit every pair either ([`super::pricing`]: distance transforms for squared
+//! euclidean cost on lattices, box bounds over k-d trees otherwise).
 //!
 //! The start: when the caller has a guess of useful pairs (the plan of a coarser problem,
 //! expanded), the greedy plan over those pairs in the given order, each moving as much as both
@@ -28,11 +29,68 @@
 //! (2020).
 
 use super::arcs::Ground;
+use super::error::{Error, Result};
 use super::network_simplex::{
     self, ArcSet, Basis, Options, Potentials, Start, StartTree, scan_arcs,
 };
 use super::pricing::Pricer;
-use crate::error::{Error, Result};
+
+/// A transport problem between two weighted point clouds: move the source masses onto the
+/// target masses at least total cost, the cost of a unit of mass from `x` to `y` being
+/// `ground(x − y)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Problem<'a> {
+    /// The source points.
+    pub sources: &'a [(f64, f64)],
+    /// The mass of each source (≥ 0; zero masses allowed).
+    pub source_mass: &'a [f64],
+    /// The target points.
+    pub targets: &'a [(f64, f64)],
+    /// The mass of each target (≥ 0, the same total as the sources' up to rounding).
+    pub target_mass: &'a [f64],
+    /// The ground cost.
+    pub ground: Ground,
+}
+
+impl<'a> Problem<'a> {
+    /// The problem of moving `source_mass` at `sources` onto `target_mass` at `targets` under
+    /// `ground`.
+    pub fn new(
+        sources: &'a [(f64, f64)],
+        source_mass: &'a [f64],
+        targets: &'a [(f64, f64)],
+        target_mass: &'a [f64],
+        ground: Ground,
+    ) -> Self {
+        Problem {
+            sources,
+            source_mass,
+            targets,
+            target_mass,
+            ground,
+        }
+    }
+
+    /// The dual objective `Σ a_i u_i + Σ b_j v_j` of duals `u`, `v`.
+    fn dual_objective(&self, u: &[f64], v: &[f64]) -> f64 {
+        self.source_mass
+            .iter()
+            .zip(u)
+            .map(|(a, x)| a * x)
+            .sum::<f64>()
+            + self
+                .target_mass
+                .iter()
+                .zip(v)
+                .map(|(b, y)| b * y)
+                .sum::<f64>()
+    }
+
+    /// The relative tolerance [`TOLERANCE`] scaled by the largest cost between the clouds.
+    fn eps(&self) -> f64 {
+        TOLERANCE * super::arcs::largest_cost(self.sources, self.targets, self.ground).max(1.0)
+    }
+}
 
 /// A bipartite arc set listed explicitly, grown between solves.
 struct SparseArcs<'a> {
@@ -211,14 +269,15 @@ pub struct Transport {
 }
 
 /// Problems with at least this many points have the simplex renumber its tree (see
-/// [`Options::renumber`]): measured 20 % slower at 8k points (64² pairs), equal at 16k, 1.3×
-/// faster at 32k (128²) and 3.7× at 179k (299²).
+/// [`Options::renumber`]): on smaller ones the trees are shallow and fit in cache, so
+/// renumbering costs more than its contiguous subtree walks save; on larger ones the gain grows
+/// with the size. The break-even lies at about this size.
 const RENUMBER_MIN_NODES: usize = 1 << 14;
 
 /// Between rounds, arcs whose reduced cost exceeds a share of the most negative one found by
 /// pricing are dropped (column deletion): they are not needed for the current optimum, pricing
-/// brings back any that turn violated, and a smaller arc set means a cheaper block search and,
-/// measured, fewer pivots (a pivot has fewer ways to undo what the previous round built). The
+/// brings back any that turn violated, and a smaller arc set means a cheaper block search and
+/// fewer pivots (a pivot has fewer ways to undo what the previous round built). The
 /// share is 0 (only tight arcs stay) when pricing is cheap, a quarter when a round of pricing
 /// costs as much as many pivots: dropping every slack arc then takes more rounds than it saves.
 /// Dropping stops after this many rounds, so the arc set grows from then on and column
@@ -227,55 +286,50 @@ const DROP_ROUNDS: usize = 32;
 
 /// The share of the most negative reduced cost above which an arc is dropped (see
 /// [`DROP_ROUNDS`]).
-fn keep_ratio(pricer: &Pricer) -> f64 {
-    match pricer {
-        Pricer::Separable(_) => 0.0,
-        Pricer::AllPairs | Pricer::Bounded(_) => 0.25,
-    }
+fn keep_ratio(pricer: &Pricer<'_>) -> f64 {
+    if pricer.is_separable() { 0.0 } else { 0.25 }
 }
 
 /// Relative tolerance on reduced costs, as in the network simplex: a pair is violated when its
 /// reduced cost is below `−TOLERANCE × max(1, largest cost)`.
 const TOLERANCE: f64 = 1e-12;
 
-/// Solves the transport problem between `sources` with masses `wa` and `targets` with masses
-/// `wb` (equal totals up to rounding; zero masses allowed) for `ground`, exactly. `initial`
-/// lists pairs worth having from the start (say, where a coarser problem's plan moves mass):
-/// the better the guess, the fewer rounds. `progress` is called after every round.
+/// Solves `problem` exactly. `initial` lists pairs `(source, target)` worth having from the
+/// start (say, where a coarser problem's plan moves mass): the better the guess, the fewer
+/// rounds. `progress` is called after every round.
 ///
 /// # Errors
-/// [`Error::Solver`] if a sparse solve fails, or if pricing keeps finding violated pairs after
-/// `max(64, n + m)` rounds (it cannot loop, but a bound makes that visible).
+/// [`Error::PivotCap`] or [`Error::Infeasible`] if a sparse solve fails; [`Error::RoundCap`] if
+/// pricing keeps finding violated pairs after `max(64, n + m)` rounds (it cannot loop, but a
+/// bound makes that visible).
 ///
 /// # Panics
 /// If the slices' lengths disagree, or either side is empty or has more than `u32::MAX` points.
 pub fn solve(
-    sources: &[(f64, f64)],
-    wa: &[f64],
-    targets: &[(f64, f64)],
-    wb: &[f64],
-    ground: Ground,
+    problem: &Problem<'_>,
     initial: &[(usize, usize)],
     progress: impl FnMut(&Round),
 ) -> Result<Transport> {
-    let pricer = Pricer::new(sources, targets, ground);
-    let renumber = sources.len() + targets.len() >= RENUMBER_MIN_NODES;
-    let opts = (&pricer, renumber);
-    solve_priced(sources, wa, targets, wb, ground, initial, opts, progress)
+    let pricer = Pricer::new(problem.sources, problem.targets, problem.ground);
+    let renumber = problem.sources.len() + problem.targets.len() >= RENUMBER_MIN_NODES;
+    solve_priced(problem, initial, &pricer, renumber, progress)
 }
 
 /// [`solve`] with a given pricing strategy, and whether the simplex renumbers its tree.
-#[allow(clippy::too_many_arguments)]
 fn solve_priced(
-    sources: &[(f64, f64)],
-    wa: &[f64],
-    targets: &[(f64, f64)],
-    wb: &[f64],
-    ground: Ground,
+    problem: &Problem<'_>,
     initial: &[(usize, usize)],
-    (pricer, renumber): (&Pricer, bool),
+    pricer: &Pricer<'_>,
+    renumber: bool,
     mut progress: impl FnMut(&Round),
 ) -> Result<Transport> {
+    let Problem {
+        sources,
+        source_mass: wa,
+        targets,
+        target_mass: wb,
+        ground,
+    } = *problem;
     let (n, m) = (sources.len(), targets.len());
     assert!(wa.len() == n && wb.len() == m, "one mass per point");
     assert!(n > 0 && m > 0, "both sides have points");
@@ -310,8 +364,8 @@ fn solve_priced(
     };
     let mut supply: Vec<f64> = wa.to_vec();
     supply.extend(wb.iter().map(|w| -w));
-    // Pricing blocks of √arcs (the solver's default) measured best on 64² pairs (4·√arcs and
-    // 8·√arcs were slower).
+    // Pricing blocks of √arcs (the solver's default): longer blocks (4·√arcs, 8·√arcs) were
+    // slower on 64² pairs.
     let opts = Options {
         renumber,
         ..Options::default()
@@ -321,22 +375,20 @@ fn solve_priced(
     let max_rounds = 64.max(n + m);
     for round in 1..=max_rounds {
         let started = std::time::Instant::now();
-        let (sol, next) = match basis.take() {
-            Some(b) => {
-                network_simplex::solve_warm(&arcs, &supply, Start::Basis(Box::new(b)), &opts)?
-            }
-            None => network_simplex::solve_warm(&arcs, &supply, Start::Tree(&start), &opts)?,
+        let from = match basis.take() {
+            Some(b) => Start::Basis(Box::new(b)),
+            None => Start::Tree(&start),
         };
-        basis = Some(next);
+        let sol = network_simplex::solve(&arcs, &supply, from, &opts)?;
+        let b = basis.insert(sol.basis);
         pivots += sol.iterations;
         let (u, v) = duals(&sol.potentials, n);
-        let priced = pricer.price(sources, targets, ground, &u, &v, eps);
+        let priced = pricer.price(&u, &v, eps);
         let violated = priced.violated(eps);
         let min_reduced_cost = priced.min_reduced_cost();
         let solved_arcs = arcs.arc_count();
         if !violated.is_empty() && round <= DROP_ROUNDS {
             let keep_below = (keep_ratio(pricer) * -min_reduced_cost).max(eps);
-            let b = basis.as_mut().expect("a round's solve leaves its basis");
             arcs.drop_slack(&sol.potentials, keep_below, b);
         }
         let mut added = 0;
@@ -359,8 +411,7 @@ fn solve_priced(
                 .iter()
                 .map(|&(e, f)| (arcs.from[e] as usize, arcs.to[e] as usize, f))
                 .collect();
-            let dual: f64 = wa.iter().zip(&u).map(|(a, x)| a * x).sum::<f64>()
-                + wb.iter().zip(&v).map(|(b, y)| b * y).sum::<f64>();
+            let dual = problem.dual_objective(&u, &v);
             return Ok(Transport {
                 cost: sol.cost,
                 plan,
@@ -377,31 +428,18 @@ fn solve_priced(
             });
         }
     }
-    Err(Error::Solver {
-        reason: format!("column generation still found violated pairs after {max_rounds} rounds"),
-    })
+    Err(Error::RoundCap { rounds: max_rounds })
 }
 
-/// Checks duals `u`, `v` against *every* pair, as the last round of [`solve`] does: returns
-/// `(max_violation, gap)` for a plan of total cost `cost` (see [`Certificate`]).
-#[allow(clippy::too_many_arguments)]
-pub fn certify(
-    sources: &[(f64, f64)],
-    wa: &[f64],
-    targets: &[(f64, f64)],
-    wb: &[f64],
-    ground: Ground,
-    cost: f64,
-    u: &[f64],
-    v: &[f64],
-) -> (f64, f64) {
-    if sources.is_empty() || targets.is_empty() {
+/// Checks duals `u`, `v` against *every* pair of `problem`, as the last round of [`solve`]
+/// does: returns `(max_violation, gap)` for a plan of total cost `cost` (see [`Certificate`]).
+pub fn certify(problem: &Problem<'_>, cost: f64, u: &[f64], v: &[f64]) -> (f64, f64) {
+    if problem.sources.is_empty() || problem.targets.is_empty() {
         return (0.0, cost.abs());
     }
-    let eps = TOLERANCE * super::arcs::largest_cost(sources, targets, ground).max(1.0);
-    let priced = Pricer::new(sources, targets, ground).price(sources, targets, ground, u, v, eps);
-    let dual: f64 = wa.iter().zip(u).map(|(a, x)| a * x).sum::<f64>()
-        + wb.iter().zip(v).map(|(b, y)| b * y).sum::<f64>();
+    let pricer = Pricer::new(problem.sources, problem.targets, problem.ground);
+    let priced = pricer.price(u, v, problem.eps());
+    let dual = problem.dual_objective(u, v);
     ((-priced.min_reduced_cost()).max(0.0), (cost - dual).abs())
 }
 
@@ -563,8 +601,8 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
 
 #[cfg(test)]
 mod tests {
+    use super::super::arcs::{Bipartite, largest_cost};
     use super::*;
-    use crate::ot::arcs::Bipartite;
 
     fn cloud(n: usize, seed: u64) -> (Vec<(f64, f64)>, Vec<f64>) {
         use rand::rngs::ChaCha8Rng;
@@ -603,6 +641,7 @@ mod tests {
         network_simplex::solve(
             &Bipartite::new(xs, ys, ground),
             &supply,
+            Start::Cold,
             &Options::default(),
         )
         .unwrap()
@@ -621,7 +660,14 @@ mod tests {
             for seed in 0..4 {
                 let (xs, wa) = cloud(60, seed);
                 let (ys, wb) = cloud(45, seed + 100);
-                let t = solve(&xs, &wa, &ys, &wb, ground, &[], |_| {}).unwrap();
+                let problem = Problem {
+                    sources: &xs,
+                    source_mass: &wa,
+                    targets: &ys,
+                    target_mass: &wb,
+                    ground,
+                };
+                let t = solve(&problem, &[], |_| {}).unwrap();
                 let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
                 assert!(
                     (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
@@ -747,9 +793,15 @@ mod tests {
         let (pts, wa, wb) = full_lattices(24, 17);
         for ground in [Ground::Euclidean, Ground::SqEuclidean] {
             let dense = dense_cost(&pts, &wa, &pts, &wb, ground);
+            let problem = Problem {
+                sources: &pts,
+                source_mass: &wa,
+                targets: &pts,
+                target_mass: &wb,
+                ground,
+            };
             let pricer = Pricer::new(&pts, &pts, ground);
-            let t =
-                solve_priced(&pts, &wa, &pts, &wb, ground, &[], (&pricer, true), |_| {}).unwrap();
+            let t = solve_priced(&problem, &[], &pricer, true, |_| {}).unwrap();
             assert!(
                 (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
                 "{ground:?}: {} vs {dense}",
@@ -777,7 +829,17 @@ mod tests {
                     .filter(|k| k % 3 == 0)
                     .map(|k| (k / ys.len(), k % ys.len()))
                     .collect();
-                let mut pricers = vec![Pricer::AllPairs, Pricer::bounded(&xs, &ys)];
+                let problem = Problem {
+                    sources: &xs,
+                    source_mass: &wa,
+                    targets: &ys,
+                    target_mass: &wb,
+                    ground,
+                };
+                let mut pricers = vec![
+                    Pricer::all_pairs(&xs, &ys, ground),
+                    Pricer::bounded(&xs, &ys, ground),
+                ];
                 if ground == Ground::SqEuclidean {
                     pricers.push(Pricer::new(&xs, &ys, ground));
                     assert_eq!(pricers[2].name(), "separable");
@@ -787,9 +849,7 @@ mod tests {
                     for (initial, renumber) in
                         [(&guess[..], false), (&[], false), (&guess[..], true)]
                     {
-                        let opts = (pricer, renumber);
-                        let t = solve_priced(&xs, &wa, &ys, &wb, ground, initial, opts, |_| {})
-                            .unwrap();
+                        let t = solve_priced(&problem, initial, pricer, renumber, |_| {}).unwrap();
                         assert!(
                             (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
                             "{ground:?} {seed} {} {renumber}: {} vs {}",
@@ -819,7 +879,7 @@ mod tests {
             from: Vec::new(),
             to: Vec::new(),
             cost: Vec::new(),
-            bound: crate::ot::arcs::largest_cost(&xs, &ys, ground),
+            bound: largest_cost(&xs, &ys, ground),
         };
         // Every other pair, in the north-west corner's staircase first.
         let (stairs, start) = north_west_corner(&wa, &wb);
@@ -832,8 +892,8 @@ mod tests {
         let mut supply = wa.to_vec();
         supply.extend(wb.iter().map(|w| -w));
         let opts = Options::default();
-        let (sol, mut basis) =
-            network_simplex::solve_warm(&arcs, &supply, Start::Tree(&start), &opts).unwrap();
+        let mut sol = network_simplex::solve(&arcs, &supply, Start::Tree(&start), &opts).unwrap();
+        let mut basis = std::mem::take(&mut sol.basis);
         let before = arcs.arc_count();
         let eps = 1e-12 * arcs.bound;
         arcs.drop_slack(&sol.potentials, eps, &mut basis);
@@ -848,17 +908,16 @@ mod tests {
             let rc = arcs.cost[e] + sol.potentials[i] - sol.potentials[n + j];
             assert!(rc <= eps, "only tight arcs stay: {rc}");
         }
-        let (again, basis) =
-            network_simplex::solve_warm(&arcs, &supply, Start::Basis(Box::new(basis)), &opts)
-                .unwrap();
+        let again =
+            network_simplex::solve(&arcs, &supply, Start::Basis(Box::new(basis)), &opts).unwrap();
         assert_eq!(again.iterations, 0, "the compacted basis is still optimal");
         assert!((again.cost - sol.cost).abs() <= 1e-12 * sol.cost);
         // Every pair now: the warm start from the compacted basis reaches the full optimum.
         for k in 0..xs.len() * ys.len() {
             arcs.push(k / ys.len(), k % ys.len());
         }
-        let (full, _) =
-            network_simplex::solve_warm(&arcs, &supply, Start::Basis(Box::new(basis)), &opts)
+        let full =
+            network_simplex::solve(&arcs, &supply, Start::Basis(Box::new(again.basis)), &opts)
                 .unwrap();
         let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
         assert!(
@@ -874,10 +933,17 @@ mod tests {
     fn column_generation_drops_arcs_between_rounds() {
         let (pts, wa, wb) = full_lattices(20, 23);
         for ground in [Ground::SqEuclidean, Ground::Euclidean] {
+            let problem = Problem {
+                sources: &pts,
+                source_mass: &wa,
+                targets: &pts,
+                target_mass: &wb,
+                ground,
+            };
             let pricer = Pricer::new(&pts, &pts, ground);
             let mut listed = 0;
             let mut solved = Vec::new();
-            let t = solve_priced(&pts, &wa, &pts, &wb, ground, &[], (&pricer, false), |r| {
+            let t = solve_priced(&problem, &[], &pricer, false, |r| {
                 solved.push(r.arcs);
                 listed += r.added;
             })
@@ -936,9 +1002,8 @@ mod tests {
         assert!(arcs.arc_count() > 1);
         let mut supply = wa.to_vec();
         supply.extend(wb.iter().map(|w| -w));
-        let (sol, _) =
-            network_simplex::solve_warm(&arcs, &supply, Start::Tree(&tree), &Options::default())
-                .unwrap();
+        let sol = network_simplex::solve(&arcs, &supply, Start::Tree(&tree), &Options::default())
+            .unwrap();
         // Started feasible: it never needs artificial flow, and it reaches the optimum over
         // these arcs.
         let total: f64 = sol.flows.iter().map(|&(_, f)| f).sum();

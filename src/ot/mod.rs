@@ -9,11 +9,19 @@
 //! - [`colgen`]: exact dense transport by column generation over a growing sparse arc set,
 //!   with a dual certificate;
 //! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
-//!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost).
+//!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost);
+//! - [`pricing`]: the reduced costs of every pair for column generation, without visiting
+//!   every pair where the geometry allows.
+//!
+//! The layer depends on `std` and `rayon` only and has its own [`Error`]; nothing here imports
+//! from the rest of the crate, which converts [`Error`] into its own.
 
 pub mod arcs;
 pub mod colgen;
+mod error;
 pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;
 pub mod pricing;
+
+pub use error::{Error, Result};

@@ -25,7 +25,7 @@
 //!   solver checks that they end with no flow.
 //! - **No silent stops.** Reaching [`Options::max_iterations`] is an error.
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// An arc set whose arcs are numbered `0..arc_count()` and computed on demand.
 pub trait ArcSet: Sync {
@@ -135,6 +135,8 @@ pub struct Solution {
     pub potentials: Vec<f64>,
     /// Number of pivots.
     pub iterations: u64,
+    /// The spanning-tree basis the solve ended with, to restart from ([`Start::Basis`]).
+    pub basis: Basis,
 }
 
 const UP: i8 = 1;
@@ -159,15 +161,6 @@ struct Tree<'a, A: ArcSet> {
     scratch_new: Vec<usize>,
 }
 
-/// Solves the uncapacitated min-cost flow for `supply` (one entry per node).
-///
-/// # Errors
-/// [`Error::Solver`] if the iteration cap is reached or artificial flow remains (infeasible
-/// supplies, e.g. disconnected components with unequal totals).
-pub fn solve<A: ArcSet>(arcs: &A, supply: &[f64], opts: &Options) -> Result<Solution> {
-    solve_from(arcs, supply, None, opts)
-}
-
 /// A spanning tree (or forest) of the nodes to start from. When the arc set has arcs both ways between
 /// neighbours (as the grid graph has), any spanning tree gives a primal-feasible basis with no
 /// artificial flow, since each tree edge can carry its subtree's net supply in whichever
@@ -186,34 +179,56 @@ pub struct StartTree {
     pub down_arc: Vec<usize>,
 }
 
-/// As [`solve`], starting from `start` when given (a far better basis than all-artificial on
-/// graphs like grids, where the artificial start costs many pivots of phase-one work).
+/// Where [`solve`] starts.
+#[derive(Debug, Clone)]
+pub enum Start<'s> {
+    /// Cold: every node on an artificial arc to the root, so the first pivots do the work of
+    /// finding a feasible flow.
+    Cold,
+    /// The tree of a feasible plan (see [`StartTree`]): on graphs like grids a far better basis
+    /// than the cold one, which costs many pivots of phase-one work there.
+    Tree(&'s StartTree),
+    /// Warm: the basis an earlier solve ended with ([`Solution::basis`]), over the same nodes,
+    /// supplies and [`ArcSet::path_cost_bound`], and over a prefix of the arcs (arcs may have
+    /// been added at the end since, or dropped through [`Basis::rename_arcs`]).
+    Basis(Box<Basis>),
+}
+
+/// Solves the uncapacitated min-cost flow for `supply` (one entry per node), from `start`.
 ///
 /// # Errors
-/// As [`solve`].
-pub fn solve_from<A: ArcSet>(
+/// [`Error::PivotCap`] if the iteration cap is reached; [`Error::Infeasible`] if artificial
+/// flow remains (e.g. disconnected components with unequal totals).
+///
+/// # Panics
+/// If `supply` or the start does not fit the nodes of `arcs`, or a start tree cannot carry the
+/// supplies (see [`StartTree`]).
+pub fn solve<A: ArcSet>(
     arcs: &A,
     supply: &[f64],
-    start: Option<&StartTree>,
+    start: Start<'_>,
     opts: &Options,
 ) -> Result<Solution> {
     let n = arcs.node_count();
     assert_eq!(supply.len(), n, "one supply per node");
     let bound = arcs.path_cost_bound().max(0.0);
     let mut tree = Tree::new(arcs, supply, 2.0 * bound + 1.0, opts.block_size);
-    if let Some(start) = start {
-        tree.start_from(start, supply);
+    match start {
+        Start::Cold => {}
+        Start::Tree(t) => tree.start_from(t, supply),
+        Start::Basis(b) => tree.restore(*b),
     }
     let iterations = run(&mut tree, opts, bound)?;
-    tree.solution(iterations, supply)
+    tree.into_solution(iterations, supply)
 }
 
-/// The spanning-tree basis a solve ended with, to restart from after the arc set has grown.
+/// The spanning-tree basis a solve ended with, to restart from after the arc set has changed.
 ///
-/// Column generation solves a sparse problem, adds arcs, and solves again: when the arc set
-/// only ever gains arcs at the end (indices of existing arcs unchanged), the old optimal basis
-/// is still a feasible basis of the larger problem, and the new solve starts from it.
-#[derive(Debug, Clone, Default)]
+/// Column generation solves a sparse problem, adds arcs, and solves again: when arcs are only
+/// added at the end, or dropped with the tree's arcs kept and renamed
+/// ([`Basis::mark_tree_arcs`], [`Basis::rename_arcs`]), the old optimal basis is still a
+/// feasible basis of the new problem, and the new solve starts from it ([`Start::Basis`]).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Basis {
     /// Arc index of each node's artificial arc: `art_base + node`.
     art_base: usize,
@@ -376,45 +391,6 @@ impl Basis {
     }
 }
 
-/// Where [`solve_warm`] starts.
-#[derive(Debug, Clone)]
-pub enum Start<'s> {
-    /// Every node on an artificial arc to the root.
-    Artificial,
-    /// A spanning tree of real arcs (see [`StartTree`]).
-    Tree(&'s StartTree),
-    /// The basis an earlier solve over a prefix of the arcs ended with (same nodes, supplies
-    /// and [`ArcSet::path_cost_bound`]).
-    Basis(Box<Basis>),
-}
-
-/// As [`solve`], from `start`; returns the optimal basis too, to restart from after adding arcs.
-///
-/// # Errors
-/// As [`solve`].
-///
-/// # Panics
-/// If `warm` does not fit the nodes of `arcs`.
-pub fn solve_warm<A: ArcSet>(
-    arcs: &A,
-    supply: &[f64],
-    start: Start<'_>,
-    opts: &Options,
-) -> Result<(Solution, Basis)> {
-    let n = arcs.node_count();
-    assert_eq!(supply.len(), n, "one supply per node");
-    let bound = arcs.path_cost_bound().max(0.0);
-    let mut tree = Tree::new(arcs, supply, 2.0 * bound + 1.0, opts.block_size);
-    match start {
-        Start::Artificial => {}
-        Start::Tree(t) => tree.start_from(t, supply),
-        Start::Basis(b) => tree.restore(*b),
-    }
-    let iterations = run(&mut tree, opts, bound)?;
-    let solution = tree.solution(iterations, supply)?;
-    Ok((solution, tree.into_basis()))
-}
-
 /// Pivots until no arc prices out; the number of pivots.
 fn run<A: ArcSet>(tree: &mut Tree<'_, A>, opts: &Options, bound: f64) -> Result<u64> {
     let eps = opts.tolerance * bound.max(1.0);
@@ -425,11 +401,8 @@ fn run<A: ArcSet>(tree: &mut Tree<'_, A>, opts: &Options, bound: f64) -> Result<
     }
     while let Some(in_arc) = tree.find_entering_arc(eps) {
         if iterations >= opts.max_iterations {
-            return Err(Error::Solver {
-                reason: format!(
-                    "network simplex reached its cap of {} pivots before optimality",
-                    opts.max_iterations
-                ),
+            return Err(Error::PivotCap {
+                cap: opts.max_iterations,
             });
         }
         iterations += 1;
@@ -443,7 +416,7 @@ fn run<A: ArcSet>(tree: &mut Tree<'_, A>, opts: &Options, bound: f64) -> Result<
 
 /// Renumber once potential updates have walked this many runs of consecutive slots per node:
 /// a renumbering costs about a dozen passes over the nodes, a run about one cache miss and one
-/// mispredicted branch. (Between 1 and 10 the solve times differ by less than the noise.)
+/// mispredicted branch. The choice is not critical: any value from 1 to 10 does about as well.
 const RENUMBER_RUNS_PER_NODE: usize = 3;
 
 impl<'a, A: ArcSet> Tree<'a, A> {
@@ -524,10 +497,6 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         assert!(basis.art_base <= new, "arcs are only ever added");
         basis.rebase(|e| e, new);
         self.b = basis;
-    }
-
-    fn into_basis(self) -> Basis {
-        self.b
     }
 
     /// Renumbers the slots in thread order (the root keeps slot `n`), so that subtrees occupy
@@ -799,7 +768,6 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         self.update_potential(in_arc, u_in, v_in);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn update_tree(
         &mut self,
         in_arc: usize,
@@ -952,7 +920,7 @@ impl<'a, A: ArcSet> Tree<'a, A> {
         };
     }
 
-    fn solution(&self, iterations: u64, supply: &[f64]) -> Result<Solution> {
+    fn into_solution(self, iterations: u64, supply: &[f64]) -> Result<Solution> {
         let scale: f64 = supply
             .iter()
             .map(|s| s.abs())
@@ -971,10 +939,8 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             }
         }
         if artificial > 1e-9 * scale {
-            return Err(Error::Solver {
-                reason: format!(
-                    "infeasible supplies: {artificial:e} units of flow have no path (unequal totals?)"
-                ),
+            return Err(Error::Infeasible {
+                unrouted: artificial,
             });
         }
         flows.sort_unstable_by_key(|&(e, _)| e);
@@ -986,14 +952,15 @@ impl<'a, A: ArcSet> Tree<'a, A> {
             flows,
             potentials,
             iterations,
+            basis: self.b,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::arcs::{Bipartite, Grid4, Ground};
     use super::*;
-    use crate::ot::arcs::{Bipartite, Grid4, Ground};
 
     /// Checks primal feasibility and the dual certificate of a solution.
     fn check_certificate<A: ArcSet>(arcs: &A, supply: &[f64], sol: &Solution) {
@@ -1072,7 +1039,7 @@ mod tests {
                         renumber,
                         ..Options::default()
                     };
-                    let sol = solve(&arcs, &supply, &opts).unwrap();
+                    let sol = solve(&arcs, &supply, Start::Cold, &opts).unwrap();
                     let best = permutations(k)
                         .iter()
                         .map(|p| {
@@ -1111,13 +1078,13 @@ mod tests {
             let (sa, sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
             let supply: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / sa - y / sb).collect();
             let grid = Grid4::new(&rows, &cols);
-            let sol = solve(&grid, &supply, &Options::default()).unwrap();
+            let sol = solve(&grid, &supply, Start::Cold, &Options::default()).unwrap();
             check_certificate(&grid, &supply, &sol);
             let renumbered = Options {
                 renumber: true,
                 ..Options::default()
             };
-            let again = solve(&grid, &supply, &renumbered).unwrap();
+            let again = solve(&grid, &supply, Start::Cold, &renumbered).unwrap();
             check_certificate(&grid, &supply, &again);
             assert!((again.cost - sol.cost).abs() < 1e-12);
             let pts: Vec<(f64, f64)> = rows
@@ -1127,7 +1094,7 @@ mod tests {
             let dense = Bipartite::new(&pts, &pts, Ground::Cityblock);
             let mut ds: Vec<f64> = a.iter().map(|x| x / sa).collect();
             ds.extend(b.iter().map(|y| -y / sb));
-            let want = solve(&dense, &ds, &Options::default()).unwrap();
+            let want = solve(&dense, &ds, Start::Cold, &Options::default()).unwrap();
             check_certificate(&dense, &ds, &want);
             assert!(
                 (sol.cost - want.cost).abs() < 1e-12,
@@ -1206,7 +1173,7 @@ mod tests {
         let mut supply: Vec<f64> = wa.iter().map(|w| w / sa).collect();
         supply.extend(wb.iter().map(|w| -w / sb));
         let arcs = Bipartite::new(&xs, &ys, Ground::SqEuclidean);
-        let want = solve(&arcs, &supply, &Options::default()).unwrap();
+        let want = solve(&arcs, &supply, Start::Cold, &Options::default()).unwrap();
         for every in [1, 7, 100] {
             let bound = arcs.path_cost_bound();
             let mut tree = Tree::new(&arcs, &supply, 2.0 * bound + 1.0, 0);
@@ -1228,7 +1195,7 @@ mod tests {
                 tree.b.tagged > 0,
                 "whole blocks were shifted through their tags"
             );
-            let sol = tree.solution(pivots, &supply).unwrap();
+            let sol = tree.into_solution(pivots, &supply).unwrap();
             check_certificate(&arcs, &supply, &sol);
             assert!(
                 (sol.cost - want.cost).abs() < 1e-12,
@@ -1236,6 +1203,107 @@ mod tests {
                 sol.cost,
                 want.cost
             );
+        }
+    }
+
+    /// The first `len` arcs of another arc set: a problem whose arc set grows.
+    struct Prefix<'a, A> {
+        arcs: &'a A,
+        len: usize,
+    }
+
+    impl<A: ArcSet> ArcSet for Prefix<'_, A> {
+        fn node_count(&self) -> usize {
+            self.arcs.node_count()
+        }
+        fn arc_count(&self) -> usize {
+            self.len
+        }
+        fn endpoints(&self, e: usize) -> Option<(usize, usize)> {
+            self.arcs.endpoints(e)
+        }
+        fn cost(&self, e: usize) -> f64 {
+            self.arcs.cost(e)
+        }
+        fn path_cost_bound(&self) -> f64 {
+            self.arcs.path_cost_bound()
+        }
+    }
+
+    /// Every way to start — cold, from a plan's tree, from the basis of an earlier solve —
+    /// reaches the same optimum, with its certificate; restarting from an optimal basis of the
+    /// same arcs takes no pivot.
+    #[test]
+    fn every_start_reaches_the_same_optimum() {
+        let (rows, cols) = (vec![0.0, 1.0, 2.5, 3.0, 4.0], vec![0.0, 2.0, 3.0, 4.5]);
+        let n = rows.len() * cols.len();
+        let mut seed = 5u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % 5) as f64
+        };
+        for renumber in [false, true] {
+            let opts = Options {
+                renumber,
+                ..Options::default()
+            };
+            for _ in 0..5 {
+                let a: Vec<f64> = (0..n).map(|_| 1.0 + rnd()).collect();
+                let b: Vec<f64> = (0..n).map(|_| 1.0 + rnd()).collect();
+                let (sa, sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
+                let supply: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / sa - y / sb).collect();
+                // The grid graph: cold, from its comb tree, from either's basis.
+                let grid = Grid4::new(&rows, &cols);
+                let cold = solve(&grid, &supply, Start::Cold, &opts).unwrap();
+                let comb = grid.comb_tree();
+                let tree = solve(&grid, &supply, Start::Tree(&comb), &opts).unwrap();
+                let warm = solve(
+                    &grid,
+                    &supply,
+                    Start::Basis(Box::new(cold.basis.clone())),
+                    &opts,
+                )
+                .unwrap();
+                for sol in [&cold, &tree, &warm] {
+                    check_certificate(&grid, &supply, sol);
+                    assert!(
+                        (sol.cost - cold.cost).abs() < 1e-12,
+                        "{} vs {}",
+                        sol.cost,
+                        cold.cost
+                    );
+                }
+                assert_eq!(warm.iterations, 0, "an optimal basis needs no pivot");
+                assert_eq!(warm.flows, cold.flows);
+                // The complete bipartite graph, grown: the basis of a solve over the first arcs
+                // (every source but the last with all its arcs, the last with at least half, which
+                // is enough for a feasible flow with these masses) is a feasible start for all
+                // of them.
+                let pts: Vec<(f64, f64)> = rows
+                    .iter()
+                    .flat_map(|&r| cols.iter().map(move |&c| (r, c)))
+                    .collect();
+                let dense = Bipartite::new(&pts, &pts, Ground::Euclidean);
+                let mut ds: Vec<f64> = a.iter().map(|x| x / sa).collect();
+                ds.extend(b.iter().map(|y| -y / sb));
+                let want = solve(&dense, &ds, Start::Cold, &opts).unwrap();
+                check_certificate(&dense, &ds, &want);
+                for len in [(n - 1) * n + n / 2, n * n - 3, n * n - 1] {
+                    let part = Prefix { arcs: &dense, len };
+                    let first = solve(&part, &ds, Start::Cold, &opts).unwrap();
+                    let grown = Start::Basis(Box::new(first.basis));
+                    let again = solve(&dense, &ds, grown, &opts).unwrap();
+                    check_certificate(&dense, &ds, &again);
+                    assert!(
+                        (again.cost - want.cost).abs() < 1e-12,
+                        "{len} arcs first: {} vs {}",
+                        again.cost,
+                        want.cost
+                    );
+                }
+            }
         }
     }
 
@@ -1249,7 +1317,9 @@ mod tests {
             max_iterations: 1,
             ..Options::default()
         };
-        let err = solve(&arcs, &supply, &opts).unwrap_err().to_string();
+        let err = solve(&arcs, &supply, Start::Cold, &opts)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cap of 1 pivots"), "{err}");
     }
 
@@ -1257,7 +1327,8 @@ mod tests {
     fn unequal_totals_are_infeasible() {
         let rows = [0.0];
         let cols = [0.0, 1.0];
-        let err = solve(&Grid4::new(&rows, &cols), &[1.0, -0.5], &Options::default()).unwrap_err();
+        let grid = Grid4::new(&rows, &cols);
+        let err = solve(&grid, &[1.0, -0.5], Start::Cold, &Options::default()).unwrap_err();
         assert!(err.to_string().contains("infeasible"), "{err}");
     }
 }

@@ -66,9 +66,20 @@ impl Priced {
     }
 }
 
-/// How pairs are priced; see the module docs.
+/// Prices every pair between two point clouds under one ground cost, with the strategy chosen
+/// at construction; see the module docs. Holds the clouds, so each round of pricing passes only
+/// the duals.
 #[derive(Debug, Clone)]
-pub enum Pricer {
+pub struct Pricer<'a> {
+    sources: &'a [(f64, f64)],
+    targets: &'a [(f64, f64)],
+    ground: Ground,
+    strategy: Strategy,
+}
+
+/// A pricing strategy with what it precomputes.
+#[derive(Debug, Clone)]
+enum Strategy {
     /// Every pair.
     AllPairs,
     /// Distance transforms on the two lattices (squared euclidean only).
@@ -80,52 +91,75 @@ pub enum Pricer {
 /// Below this many pairs, pricing every pair is as fast as anything cleverer.
 const ALL_PAIRS_BELOW: usize = 1 << 21;
 
-impl Pricer {
-    /// The fastest exact strategy for these clouds and this cost.
-    pub fn new(sources: &[(f64, f64)], targets: &[(f64, f64)], ground: Ground) -> Pricer {
+impl<'a> Pricer<'a> {
+    /// The fastest exact strategy for pairs from `sources` to `targets` under `ground`.
+    pub fn new(sources: &'a [(f64, f64)], targets: &'a [(f64, f64)], ground: Ground) -> Self {
         if ground == Ground::SqEuclidean
             && let (Some(a), Some(b)) = (Lattice::of(sources), Lattice::of(targets))
         {
-            return Pricer::Separable(Box::new((a, b)));
+            return Pricer::with(
+                sources,
+                targets,
+                ground,
+                Strategy::Separable(Box::new((a, b))),
+            );
         }
         if sources.len().saturating_mul(targets.len()) < ALL_PAIRS_BELOW {
-            return Pricer::AllPairs;
+            return Pricer::all_pairs(sources, targets, ground);
         }
-        Pricer::bounded(sources, targets)
+        Pricer::bounded(sources, targets, ground)
+    }
+
+    /// The all-pairs strategy, whatever the sizes (the reference).
+    pub fn all_pairs(sources: &'a [(f64, f64)], targets: &'a [(f64, f64)], ground: Ground) -> Self {
+        Pricer::with(sources, targets, ground, Strategy::AllPairs)
     }
 
     /// The box-bound strategy, whatever the sizes.
-    pub fn bounded(sources: &[(f64, f64)], targets: &[(f64, f64)]) -> Pricer {
-        Pricer::Bounded(Box::new((
+    pub fn bounded(sources: &'a [(f64, f64)], targets: &'a [(f64, f64)], ground: Ground) -> Self {
+        let trees = (
             KdTree::new(sources, SOURCE_LEAF),
             KdTree::new(targets, TARGET_LEAF),
-        )))
+        );
+        Pricer::with(sources, targets, ground, Strategy::Bounded(Box::new(trees)))
     }
 
-    /// A short name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Pricer::AllPairs => "all-pairs",
-            Pricer::Separable(_) => "separable",
-            Pricer::Bounded(_) => "bounded",
+    fn with(
+        sources: &'a [(f64, f64)],
+        targets: &'a [(f64, f64)],
+        ground: Ground,
+        strategy: Strategy,
+    ) -> Self {
+        Pricer {
+            sources,
+            targets,
+            ground,
+            strategy,
         }
     }
 
-    /// Prices every pair between `sources` and `targets` (the clouds this pricer was built for)
-    /// under `ground` with duals `u`, `v`. `eps ≥ 0` is the tolerance below which a reduced cost
-    /// counts as negative: strategies may skip pairs that provably have `r ≥ −eps`.
-    pub fn price(
-        &self,
-        sources: &[(f64, f64)],
-        targets: &[(f64, f64)],
-        ground: Ground,
-        u: &[f64],
-        v: &[f64],
-        eps: f64,
-    ) -> Priced {
-        match self {
-            Pricer::AllPairs => all_pairs(sources, targets, ground, u, v),
-            Pricer::Separable(lat) => {
+    /// A short name for reports: `"all-pairs"`, `"separable"` or `"bounded"`.
+    pub fn name(&self) -> &'static str {
+        match self.strategy {
+            Strategy::AllPairs => "all-pairs",
+            Strategy::Separable(_) => "separable",
+            Strategy::Bounded(_) => "bounded",
+        }
+    }
+
+    /// Whether pricing is a distance transform (O(n + m) a round rather than close to O(n·m)).
+    pub fn is_separable(&self) -> bool {
+        matches!(self.strategy, Strategy::Separable(_))
+    }
+
+    /// Prices every pair with duals `u` (one per source) and `v` (one per target). `eps ≥ 0` is
+    /// the tolerance below which a reduced cost counts as negative: strategies may skip pairs
+    /// that provably have `r ≥ −eps`.
+    pub fn price(&self, u: &[f64], v: &[f64], eps: f64) -> Priced {
+        let (sources, targets, ground) = (self.sources, self.targets, self.ground);
+        match &self.strategy {
+            Strategy::AllPairs => all_pairs(sources, targets, ground, u, v),
+            Strategy::Separable(lat) => {
                 let by_source = lat.0.transform_of(&lat.1, v);
                 let by_target = lat.1.transform_of(&lat.0, u);
                 let fix = |found: Vec<(f64, u32)>,
@@ -149,7 +183,7 @@ impl Pricer {
                     more: Vec::new(),
                 }
             }
-            Pricer::Bounded(trees) => bounded(&trees.0, &trees.1, ground, u, v, eps),
+            Strategy::Bounded(trees) => bounded(&trees.0, &trees.1, ground, u, v, eps),
         }
     }
 }
@@ -447,9 +481,8 @@ const TARGET_LEAF: usize = 32;
 /// Violated pairs that bounded pricing returns per source: its most negative pair and up to
 /// `PER_SOURCE − 1` runners-up, each the most negative pair of another target leaf. Column
 /// generation with euclidean cost then needs fewer rounds, each of which costs a pricing pass
-/// and a warm re-solve: at 299² (camera vs coins) 22 rounds and 1.62 M pivots with one pair per
-/// source, 16 rounds and 1.33 M pivots with four, about a quarter less time; at 150², one to
-/// five pairs took 20, 15, 13, 11 and 11 rounds, four the least time.
+/// and a warm re-solve, and fewer pivots in all. More pairs per source keep saving rounds, but
+/// past four the larger arc sets cost more than the rounds saved.
 pub const PER_SOURCE: usize = 4;
 
 /// Inserts `x` into `list`, kept sorted by reduced cost, if it is below the last entry (which
@@ -777,14 +810,14 @@ mod tests {
             for ground in [Ground::Euclidean, Ground::SqEuclidean, Ground::Cityblock] {
                 let slow = all_pairs(&xs, &ys, ground, &u, &v);
                 let eps = 1e-9;
-                let fast = Pricer::bounded(&xs, &ys).price(&xs, &ys, ground, &u, &v, eps);
+                let fast = Pricer::bounded(&xs, &ys, ground).price(&u, &v, eps);
                 assert_same(&fast, &slow, eps, &format!("bounded {ground:?} {case}"));
                 assert_runners_up(&fast, (&xs, &ys), (ground, &u, &v), eps);
                 runners_up += fast.more.len();
                 if ground == Ground::SqEuclidean {
                     let p = Pricer::new(&xs, &ys, ground);
                     assert_eq!(p.name(), "separable");
-                    let fast = p.price(&xs, &ys, ground, &u, &v, eps);
+                    let fast = p.price(&u, &v, eps);
                     assert_same(&fast, &slow, 0.0, &format!("separable {case}"));
                 }
             }

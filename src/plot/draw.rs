@@ -141,7 +141,6 @@ pub(super) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 pub(super) const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
 /// Writes `s` with its anchor `(h, v)` at `(x, y)`. `size` is the font's line height in pixels.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn text(
     area: &Area,
     s: &str,
