@@ -12,7 +12,7 @@ use super::draw::{
     Canvas, ColourBar, INK, MUTED, ensure_font, fit_left, plot_error, short, text, text_width,
     viridis,
 };
-use crate::batch::Matrix;
+use crate::matrix::Matrix;
 use crate::error::{Error, Result};
 use crate::metric::MetricKind;
 
