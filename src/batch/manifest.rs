@@ -112,7 +112,7 @@ fn delimited_rows(
     let mut record = csv::StringRecord::new();
     loop {
         let read = reader.read_record(&mut record);
-        let (line, start) = record
+        let (mut line, start) = record
             .position()
             .map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
         match read {
@@ -120,7 +120,20 @@ fn delimited_rows(
             Ok(false) => break,
             Err(e) => return Err((line, e.to_string())),
         }
-        let span = &text[start..reader.position().byte() as usize];
+        // The record's position is where the reader stood: before the empty and `#` lines it
+        // passed over to reach the record.
+        let mut span = &text[start..reader.position().byte() as usize];
+        while span.starts_with(['\n', '\r', '#']) {
+            let end = if span.starts_with('#') {
+                span.find('\n').map_or(span.len(), |i| i + 1)
+            } else if span.starts_with("\r\n") {
+                2
+            } else {
+                1
+            };
+            span = &span[end..];
+            line += 1;
+        }
         let span = span.strip_suffix('\n').unwrap_or(span);
         let span = span.strip_suffix('\r').unwrap_or(span);
         if span.contains(['\n', '\r']) || ends_in_quotes(span, delim) {

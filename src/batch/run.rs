@@ -338,7 +338,7 @@ mod tests {
             }
             assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
         }
-        assert!(run(&plan, &settings, &RunOptions { jobs: 0, ..opts }, prepare, &mut Collect::default()).is_err());
+        assert!(run(&plan, &settings, &RunOptions { jobs: 0, ..RunOptions::default() }, prepare, &mut Collect::default()).is_err());
     }
 
     #[test]
