@@ -68,7 +68,6 @@ impl Matrix {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,7 +84,10 @@ impl Plan {
                 if a.is_empty() || b.is_empty() {
                     return Err(err(*no, "empty path".into()));
                 }
-                let id = columns.2.and_then(|c| fields.get(c)).filter(|s| !s.is_empty());
+                let id = columns
+                    .2
+                    .and_then(|c| fields.get(c))
+                    .filter(|s| !s.is_empty());
                 triples.push((a.to_string(), b.to_string(), id.map(String::from)));
                 lines.push(*no);
             }
@@ -234,17 +237,30 @@ mod tests {
             assert_eq!(plan.inputs, ["x.png", "y.png"], "{text:?}");
             assert_eq!(plan.len(), 1, "{text:?}");
         }
-        let quoted = Plan::from_manifest("a,b\r\n\"x,1.png\",\"y \"\"2\"\".png\"\r\n", "m").unwrap();
+        let quoted =
+            Plan::from_manifest("a,b\r\n\"x,1.png\",\"y \"\"2\"\".png\"\r\n", "m").unwrap();
         assert_eq!(quoted.inputs, ["x,1.png", "y \"2\".png"]);
     }
 
     #[test]
     fn rows_are_lines() {
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
-        assert_eq!(err("x,y\n\"a\nb\",c\n"), "m: line 2: unterminated quoted field");
-        assert_eq!(err("x,y\n  # note\n\n\"a,b"), "m: line 4: unterminated quoted field");
-        assert_eq!(err("# note\nx,y\nz\n"), "m: line 3: 1 fields; expected a,b[,id]");
-        assert_eq!(err("x\ty\n\nz\n"), "m: line 3: 1 fields; expected a<TAB>b[<TAB>id]");
+        assert_eq!(
+            err("x,y\n\"a\nb\",c\n"),
+            "m: line 2: unterminated quoted field"
+        );
+        assert_eq!(
+            err("x,y\n  # note\n\n\"a,b"),
+            "m: line 4: unterminated quoted field"
+        );
+        assert_eq!(
+            err("# note\nx,y\nz\n"),
+            "m: line 3: 1 fields; expected a,b[,id]"
+        );
+        assert_eq!(
+            err("x\ty\n\nz\n"),
+            "m: line 3: 1 fields; expected a<TAB>b[<TAB>id]"
+        );
         assert!(!ends_in_quotes("a\"b,\"c\"\"d\",e", ','));
         assert!(ends_in_quotes("a,\"b\"\"", ','));
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
-use super::{MassCache, Plan, Record, error_chain, lock};
+use super::{Loaded, MassCache, Plan, Record, error_chain, lock};
 use crate::error::{Error, Result};
 use crate::metric::MetricKind;
 use crate::{Params, Settings};
@@ -36,8 +36,8 @@ impl Default for RunOptions {
     }
 }
 
-/// Receives the prepared records of a [`run`], a run of consecutive pairs at a time. The
-/// worker thread that completes a run hands it over itself, one call at a time (the sink is
+/// Receives the prepared records of a [`run`], a chunk of consecutive pairs at a time. The
+/// worker thread that completes a chunk hands it over itself, one call at a time (the sink is
 /// behind a lock), so the sink must be [`Send`].
 pub trait Sink<T> {
     /// Takes the records of the pairs `first..first + count`, prepared into one `T`. Returning
@@ -119,11 +119,14 @@ pub fn run<T: Default + Send>(
             first_error: None,
             item: T::default(),
         };
+        // The input A of the chunk's last pair: consecutive pairs mostly share it (a row of all
+        // pairs, one against many), and the threads then do not all go to the cache for it.
+        let mut last_a = None;
         for i in start..(start + chunk).min(n) {
             if i > start && stop.load(Ordering::Relaxed) {
                 break;
             }
-            let record = compute(plan, i, settings, &cache);
+            let record = compute(plan, i, settings, &cache, &mut last_a);
             done.end = i + 1;
             match &record.outcome {
                 Err(reason) => {
@@ -146,7 +149,8 @@ pub fn run<T: Default + Send>(
         }
     };
     // The chunks are drawn from a sequential iterator, so the threads take them in plan order and
-    // an ordered hand-over holds back at most a few chunks.
+    // an ordered hand-over holds back at most a few chunks. A thread waiting inside a metric's
+    // own parallel section takes no second chunk (`par_bridge` does not nest on one thread).
     pool.install(|| (0..n).step_by(chunk).par_bridge().for_each(work));
     let handover = handover.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut summary = handover.finish();
@@ -160,11 +164,11 @@ pub fn run<T: Default + Send>(
 struct Handover<'s, T> {
     sink: &'s mut (dyn Sink<T> + Send),
     ordered: bool,
-    /// Runs waiting for an earlier one, by their first pair (ordered runs only).
+    /// Chunks waiting for an earlier one, by their first pair (ordered runs only).
     pending: BTreeMap<usize, Done<T>>,
-    /// The first pair of the next run in plan order.
+    /// The first pair of the next chunk in plan order.
     want: usize,
-    /// False once the sink has asked to stop: later runs are counted, not handed over.
+    /// False once the sink has asked to stop: later chunks are counted, not handed over.
     open: bool,
     summary: Summary,
     /// The first error in plan order so far: its pair and `id: reason`.
@@ -217,7 +221,7 @@ impl<'s, T> Handover<'s, T> {
         }
     }
 
-    /// After the workers have stopped: hands over, in order across the gaps, the runs still
+    /// After the workers have stopped: hands over, in order across the gaps, the chunks still
     /// waiting for pairs that never ran (an early stop), and the counts.
     fn finish(mut self) -> Summary {
         for (_, done) in std::mem::take(&mut self.pending) {
@@ -232,7 +236,7 @@ impl<'s, T> Handover<'s, T> {
 }
 
 /// Most pairs in one chunk.
-const MAX_CHUNK: usize = 64;
+const MAX_CHUNK: usize = 256;
 
 /// The number of consecutive pairs a thread takes at a time from a run of `n` pairs on `jobs`
 /// threads: at most [`MAX_CHUNK`], so that cheap pairs share the cost of a hand-over, and small
@@ -242,7 +246,7 @@ fn chunk_len(n: usize, jobs: usize) -> usize {
     (n / (32 * jobs.max(1))).clamp(1, MAX_CHUNK)
 }
 
-/// A finished run of pairs `start..end` on its way from a worker to the [`Sink`].
+/// A finished chunk of pairs `start..end` on its way from a worker to the [`Sink`].
 struct Done<T> {
     start: usize,
     end: usize,
@@ -253,17 +257,26 @@ struct Done<T> {
     item: T,
 }
 
-/// Computes pair `i` of the plan (its own `sliced` seed) into a record.
+/// Computes pair `i` of the plan (its own `sliced` seed) into a record; `last_a` holds the
+/// input A of the pair before it in the chunk.
 fn compute<'p>(
     plan: &'p Plan,
     i: usize,
     settings: &Settings,
     cache: &MassCache,
+    last_a: &mut Option<(usize, Loaded)>,
 ) -> Record<'p> {
     let (a, b, id) = plan.entry(i);
     let (a_name, b_name) = (&plan.inputs[a], &plan.inputs[b]);
     let outcome = (|| {
-        let (a, b) = (cache.get(a), cache.get(b));
+        if last_a.as_ref().is_none_or(|(j, _)| *j != a) {
+            *last_a = Some((a, cache.get(a)));
+        }
+        let a = last_a
+            .as_ref()
+            .map(|(_, loaded)| loaded)
+            .expect("just fetched");
+        let b = cache.get(b);
         let a = a.as_ref().map_err(|e| e.to_string())?;
         let b = b.as_ref().map_err(|e| e.to_string())?;
         let seeded: Params;
@@ -338,7 +351,19 @@ mod tests {
             }
             assert_eq!(seen, (0..435).collect::<Vec<_>>(), "jobs {jobs}");
         }
-        assert!(run(&plan, &settings, &RunOptions { jobs: 0, ..RunOptions::default() }, prepare, &mut Collect::default()).is_err());
+        assert!(
+            run(
+                &plan,
+                &settings,
+                &RunOptions {
+                    jobs: 0,
+                    ..RunOptions::default()
+                },
+                prepare,
+                &mut Collect::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -350,11 +375,17 @@ mod tests {
         };
         let prepare = |_: &mut (), _: &Record<'_>| {};
         for jobs in [1, 2] {
-            let opts = RunOptions { jobs, ..RunOptions::default() };
+            let opts = RunOptions {
+                jobs,
+                ..RunOptions::default()
+            };
             let summary = run(&plan, &settings, &opts, prepare, &mut Count(0)).unwrap();
             assert_eq!((summary.done, summary.decodes), (435, 30), "jobs {jobs}");
             // Room for one mass: inputs are decoded again, and every pair is still computed.
-            let opts = RunOptions { cache_bytes: 1, ..opts };
+            let opts = RunOptions {
+                cache_bytes: 1,
+                ..opts
+            };
             let summary = run(&plan, &settings, &opts, prepare, &mut Count(0)).unwrap();
             assert_eq!(summary.done, 435);
             assert!(summary.decodes > 30, "jobs {jobs}: {}", summary.decodes);
@@ -371,14 +402,33 @@ mod tests {
             ..Settings::default()
         };
         let prepare = |_: &mut (), _: &Record<'_>| {};
-        let opts = RunOptions { jobs: 1, fail_fast: true, ..RunOptions::default() };
+        let opts = RunOptions {
+            jobs: 1,
+            fail_fast: true,
+            ..RunOptions::default()
+        };
         let summary = run(&plan, &settings, &opts, prepare, &mut Count(0)).unwrap();
         // On one thread the pairs run in order: the first error is pair 2 (inputs 0 and 3).
-        assert_eq!((summary.done, summary.errors, summary.stopped), (3, 1, true));
-        assert!(summary.first_error.as_deref().unwrap().contains("missing.csv"));
-        let opts = RunOptions { fail_fast: false, ..opts };
+        assert_eq!(
+            (summary.done, summary.errors, summary.stopped),
+            (3, 1, true)
+        );
+        assert!(
+            summary
+                .first_error
+                .as_deref()
+                .unwrap()
+                .contains("missing.csv")
+        );
+        let opts = RunOptions {
+            fail_fast: false,
+            ..opts
+        };
         let summary = run(&plan, &settings, &opts, prepare, &mut Count(0)).unwrap();
-        assert_eq!((summary.done, summary.errors, summary.stopped), (435, 29, false));
+        assert_eq!(
+            (summary.done, summary.errors, summary.stopped),
+            (435, 29, false)
+        );
     }
 
     /// Counts the pairs handed over.
@@ -409,6 +459,7 @@ mod tests {
     fn chunks_are_small_enough_to_spread_and_at_most_the_maximum() {
         assert_eq!(chunk_len(19_900, 2), MAX_CHUNK);
         assert_eq!(chunk_len(640, 2), 10);
+        assert_eq!(chunk_len(6_400, 1), 200);
         assert_eq!(chunk_len(3, 2), 1);
         assert_eq!(chunk_len(0, 1), 1);
     }

@@ -99,7 +99,11 @@ fn tsv_field(field: &str, delim: u8) -> Cow<'_, str> {
 }
 
 /// Writes the header row of the CSV/TSV output: `id, a, b, status`, the metric names, `error`.
-pub(super) fn write_header(out: &mut dyn Write, metrics: &[MetricKind], delim: u8) -> io::Result<()> {
+pub(super) fn write_header(
+    out: &mut dyn Write,
+    metrics: &[MetricKind],
+    delim: u8,
+) -> io::Result<()> {
     let mut fields = vec!["id", "a", "b", "status"];
     fields.extend(metrics.iter().map(|k| k.as_str()));
     fields.push("error");
@@ -110,8 +114,15 @@ pub(super) fn write_header(out: &mut dyn Write, metrics: &[MetricKind], delim: u
 
 /// Adds one CSV/TSV row to `lines`: `id, a, b, status`, one value per metric of `metrics`
 /// (empty on error), `error` (empty when ok).
-pub(super) fn append_delimited(lines: &mut Lines, record: &Record<'_>, metrics: &[MetricKind], delim: u8) {
-    let rows = lines.rows.get_or_insert_with(|| delimited(Vec::new(), delim));
+pub(super) fn append_delimited(
+    lines: &mut Lines,
+    record: &Record<'_>,
+    metrics: &[MetricKind],
+    delim: u8,
+) {
+    let rows = lines
+        .rows
+        .get_or_insert_with(|| delimited(Vec::new(), delim));
     let id = record.id.to_string();
     let mut fields: Vec<Cow<str>> = vec![
         tsv_field(&id, delim).into_owned().into(),
@@ -153,9 +164,13 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_tsv_replaces_what_would_split_a_field() {
-        let row = "\"k,\"\"1\"\"\tx\",\"a,1.png\",b\t2.png,error,,\"cannot read: \"\"b\"\"\nline\"\n";
+        let row =
+            "\"k,\"\"1\"\"\tx\",\"a,1.png\",b\t2.png,error,,\"cannot read: \"\"b\"\"\nline\"\n";
         assert_eq!(rows(b','), format!("id,a,b,status,tv,js,error\n{row}{row}"));
         let row = "k,\"1\" x\ta,1.png\tb 2.png\terror\t\tcannot read: \"b\" line\n";
-        assert_eq!(rows(b'\t'), format!("id\ta\tb\tstatus\ttv\tjs\terror\n{row}{row}"));
+        assert_eq!(
+            rows(b'\t'),
+            format!("id\ta\tb\tstatus\ttv\tjs\terror\n{row}{row}")
+        );
     }
 }

@@ -51,7 +51,10 @@ impl Done {
                 continue;
             };
             if let Some(kind) = matrix_metric
-                && let Some(v) = record.metrics.get(kind.as_str()).and_then(DoneMetric::value)
+                && let Some(v) = record
+                    .metrics
+                    .get(kind.as_str())
+                    .and_then(DoneMetric::value)
             {
                 self.values.insert(record.id.clone(), v);
             }
