@@ -78,7 +78,7 @@ impl FromStr for Shard {
         Ok(Shard { index, count })
     }
 }
-/// A pair's id as a [`Plan`] holds it: an id of its own, or the default `A|B` kept as its two
+/// A pair's id as a [`Plan`](super::Plan) holds it: an id of its own, or the default `A|B` kept as its two
 /// paths. It hashes, compares and writes as the string it stands for, without building it.
 ///
 /// ```

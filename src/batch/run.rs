@@ -69,11 +69,12 @@ pub struct Summary {
 
 /// Computes every pair of `plan` on a pool of `opts.jobs` threads.
 ///
-/// The pairs are cut into chunks of consecutive pairs ([`chunk_len`]) that the threads take in
-/// plan order. Each record of a chunk is added by `prepare` to the chunk's `T` (from
-/// `T::default()`) on the worker thread, so formatting runs in parallel too. The worker that
-/// finishes a chunk hands its `T` to `sink` itself, in plan order when `opts.ordered` (a chunk
-/// finished ahead of an earlier one waits for it), else as they finish. Pair `i`'s `sliced` seed
+/// The pairs are cut into chunks of consecutive pairs (up to 256, fewer when each thread would
+/// get under 32 chunks) that the threads take in plan order. Each record of a chunk is added
+/// by `prepare` to the chunk's `T` (from `T::default()`) on the worker thread, so formatting
+/// runs in parallel too. The worker that finishes a chunk hands its `T` to `sink` itself, in
+/// plan order when `opts.ordered` (a chunk finished ahead of an earlier one waits for it), else
+/// as they finish. Pair `i`'s `sliced` seed
 /// is [`pair_seed`](super::pair_seed)`(settings.params.sliced.seed, id)`.
 ///
 /// Inputs are decoded on the worker threads as pairs first need them, through one
