@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Batch mode: thread scaling and per-pair overhead on 200 small images (19,900 pairs).
 
-Usage (from the repository root, after `cargo build --release --bins --examples`; the binaries are
-taken from `$CARGO_TARGET_DIR` when it is set, else from `target/`):
+Usage (from the repository root, after `cargo build --release`; the binary is taken from
+`$CARGO_TARGET_DIR` when it is set, else from `target/`, and the two measuring tools are built
+with `cargo bench --no-run`):
 
     python bench/batch.py [--images 200] [--runs 5] [--sliced-runs 3] [--metrics tv,sliced]
 
@@ -11,7 +12,7 @@ each, seeded) into a temporary folder, then for `--metric tv` and `--metric slic
 whole process `imgdist batch --all-pairs DIR --metric M --jobs J --quiet > /dev/null` for
 J = 1 and 2 (medians of the runs) and prints the ratio. The per-pair overhead is the batch
 wall time per pair on one thread minus the metric's own cost per pair, which
-`examples/metric_cost.rs` measures in process on one thread (median of five timings of the
+`benches/batch_metric_cost.rs` measures in process on one thread (median of five timings of the
 computations alone, the metrics built beforehand with their per-pair seeds; run once per run,
 median taken). The three measurements take turns, so that load from other processes weighs on
 them alike. It also prints the CPU time of `--jobs 2` over `--jobs 1` (about 1 when the second
@@ -19,7 +20,7 @@ thread adds no work) and the load average before and after each metric's runs, s
 speed-up needs a second core that nothing else is using.
 
 Because a shared machine seldom has a second core free for long, each turn also runs
-`examples/parallel_ceiling.rs`: the same metric computations on one and on two threads in
+`benches/batch_ceiling.rs`: the same metric computations on one and on two threads in
 process, with nothing shared but a counter of pairs (no decoding, records or output; all pairs
 for tv, the first 200 for sliced). The ratio of its medians is the speed-up that the machine
 allowed during the runs, the ceiling for batch mode's; the last column sets one against the
@@ -27,6 +28,7 @@ other.
 """
 
 import argparse
+import json
 import os
 import pathlib
 import resource
@@ -41,8 +43,25 @@ from PIL import Image
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 BIN = TARGET / "release" / "imgdist"
-COST = TARGET / "release" / "examples" / "metric_cost"
-CEILING = TARGET / "release" / "examples" / "parallel_ceiling"
+TOOLS = ("batch_metric_cost", "batch_ceiling")
+
+
+def build_tools():
+    """Builds the measuring tools (bench targets run with arguments); returns their executables."""
+    args = ["cargo", "bench", "--locked", "--no-run", "--message-format=json"]
+    for name in TOOLS:
+        args += ["--bench", name]
+    out = subprocess.run(args, cwd=REPO, check=True, capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        msg = json.loads(line)
+        name = msg.get("target", {}).get("name")
+        if msg.get("reason") == "compiler-artifact" and name in TOOLS and msg.get("executable"):
+            found[name] = msg["executable"]
+    missing = [name for name in TOOLS if name not in found]
+    if missing:
+        raise SystemExit(f"cargo bench --no-run built no executable for {', '.join(missing)}")
+    return found["batch_metric_cost"], found["batch_ceiling"]
 
 
 def make_images(folder, count, size=28, seed=0):
@@ -81,9 +100,9 @@ def main():
     ap.add_argument("--sliced-runs", type=int, default=3)
     ap.add_argument("--metrics", default="tv,sliced", help="comma-separated subset of tv,sliced")
     opts = ap.parse_args()
-    for exe in (BIN, COST, CEILING):
-        if not exe.exists():
-            raise SystemExit(f"{exe} is missing: run `cargo build --release --bins --examples` first")
+    if not BIN.exists():
+        raise SystemExit(f"{BIN} is missing: run `cargo build --release` first")
+    cost_exe, ceiling_exe = build_tools()
     pairs = opts.images * (opts.images - 1) // 2
     load = os.getloadavg()
     rows = []
@@ -103,10 +122,10 @@ def main():
                 for jobs in (1, 2):
                     times[jobs].append(timed([BIN, "batch", "--all-pairs", folder, "--metric",
                                               metric, "--jobs", str(jobs), "--quiet"]))
-                out = subprocess.run([COST, folder, metric, "2000"], capture_output=True,
+                out = subprocess.run([cost_exe, folder, metric, "2000"], capture_output=True,
                                      check=True)
                 costs.append(tuple(map(float, out.stdout.split())))
-                out = subprocess.run([CEILING, folder, metric, ceiling_pairs, "5"],
+                out = subprocess.run([ceiling_exe, folder, metric, ceiling_pairs, "5"],
                                      capture_output=True, check=True)
                 one, two = map(float, out.stdout.split())
                 ceilings.append(one / two)

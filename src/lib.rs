@@ -10,6 +10,8 @@
 //!   matrices;
 //! - [`batch`] runs many pairs in parallel (manifests, all pairs, one against many), decoding
 //!   each input once, with shards and resumption.
+//! - [`matrix`] holds one metric over every pair of a list of inputs (what batch mode's
+//!   `--matrix` writes and [`plot`] draws).
 //!
 //! ```
 //! use imgdist::{Mass, metric::{MetricKind, Params}};
@@ -29,6 +31,7 @@ pub mod batch;
 pub mod error;
 pub mod load;
 pub mod mass;
+pub mod matrix;
 pub mod metric;
 pub mod ot;
 pub mod plot;

@@ -114,6 +114,17 @@ fn manifests_csv_tsv_jsonl_and_stdin_agree_with_the_single_pair_command() {
         "pairs.jsonl",
         "{\"a\":\"camera_32.png\",\"b\":\"moon_32.png\"}\n\n{\"a\":\"coins_32.png\",\"b\":\"text_32.png\",\"id\":\"ct\"}\n",
     );
+    // A byte order mark and CRLF line ends, as spreadsheet programs write them.
+    let bom_csv = write(
+        dir.path(),
+        "pairs_bom.csv",
+        "\u{feff}a,b,id\r\ncamera_32.png,moon_32.png,\r\n\"coins_32.png\",text_32.png,ct\r\n",
+    );
+    let bom_tsv = write(
+        dir.path(),
+        "pairs_bom.tsv",
+        "\u{feff}A\tB\tId\r\ncamera_32.png\tmoon_32.png\r\ncoins_32.png\ttext_32.png\tct\r\n",
+    );
     let want_tv = [
         single("camera_32.png", "moon_32.png", "tv", &[]),
         single("coins_32.png", "text_32.png", "tv", &[]),
@@ -124,6 +135,8 @@ fn manifests_csv_tsv_jsonl_and_stdin_agree_with_the_single_pair_command() {
         (vec![csv.as_str()], None),
         (vec![tsv.as_str()], None),
         (vec![jsonl.as_str()], None),
+        (vec![bom_csv.as_str()], None),
+        (vec![bom_tsv.as_str()], None),
         (vec!["-"], Some(stdin_text.as_str())),
     ] {
         let out = batch(&[&args[..], &["-m", "tv"]].concat(), stdin);
@@ -220,6 +233,22 @@ fn json_record_is_byte_for_byte_the_single_pair_json_after_id_and_status() {
     assert_eq!(
         without_timings(r#"{"solve_seconds":1.5e-3},"solve_seconds":2}"#),
         r#"{"solve_seconds":T},"solve_seconds":T}"#
+    );
+}
+
+#[test]
+fn csv_output_quotes_fields_with_commas_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write(
+        dir.path(),
+        "pairs.csv",
+        "a,b,id\ndot_at_1_2.png,dot_at_3_5.png,\"p,\"\"1\"\"\"\n",
+    );
+    let out = batch(&[manifest.as_str(), "-m", "tv", "--format", "csv"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "id,a,b,status,tv,error\n\"p,\"\"1\"\"\",dot_at_1_2.png,dot_at_3_5.png,ok,1,\n"
     );
 }
 

@@ -12,8 +12,8 @@ use super::draw::{
     Canvas, ColourBar, INK, MUTED, ensure_font, fit_left, plot_error, short, text, text_width,
     viridis,
 };
-use crate::batch::Matrix;
 use crate::error::{Error, Result};
+use crate::matrix::Matrix;
 use crate::metric::MetricKind;
 
 /// The order of the inputs along both axes of the matrix picture.

@@ -5,7 +5,7 @@
 //!   difference p − q on a diverging scale and, when the report has them, the `emd` transport
 //!   plan as arrows between blocks of cells and the `sliced` distance `W_p(θ)` against the
 //!   direction θ. [`PairLayout`] says where each panel sits.
-//! - [`matrix_picture`] draws a [`crate::batch::Matrix`] as a labelled heatmap, in input order
+//! - [`matrix_picture`] draws a [`crate::matrix::Matrix`] as a labelled heatmap, in input order
 //!   or with similar inputs side by side ([`cluster_order`]).
 //!
 //! The pictures are drawn with `plotters` into memory and written as PNG. Text uses a font

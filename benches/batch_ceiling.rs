@@ -2,11 +2,11 @@
 //! of its coordination: the ceiling that `bench/batch.py` sets batch mode's speed-up against.
 //!
 //! ```text
-//! cargo run --release --example parallel_ceiling -- DIR METRIC [PAIRS] [ROUNDS]
+//! cargo bench --bench batch_ceiling -- DIR METRIC [PAIRS] [ROUNDS]
 //! ```
 //!
 //! Loads every input in DIR (sorted by name) and builds METRIC for each of the first PAIRS
-//! all-pairs combinations (default: all of them), as `metric_cost` does. Then, ROUNDS times
+//! all-pairs combinations (default: all of them), as `batch_metric_cost` does. Then, ROUNDS times
 //! (default 5), it computes every chosen pair on a pool of one thread and on a pool of two, in
 //! turn: each thread takes the next 64 pairs from a shared counter until none are left, and
 //! nothing else is shared — no decoding, no records, no output. A timing runs from the moment
@@ -31,9 +31,12 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 const CHUNK: usize = 64;
 
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    const USAGE: &str = "usage: batch_ceiling DIR METRIC [PAIRS] [ROUNDS]";
+    let Some(args) = common::args(USAGE) else {
+        return Ok(());
+    };
     let [dir, metric, rest @ ..] = args.as_slice() else {
-        return Err("usage: parallel_ceiling DIR METRIC [PAIRS] [ROUNDS]".into());
+        return Err(USAGE.into());
     };
     let pairs: usize = rest.first().map_or(Ok(usize::MAX), |s| s.parse())?;
     let rounds: usize = rest.get(1).map_or(Ok(5), |s| s.parse())?;

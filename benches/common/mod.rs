@@ -1,5 +1,5 @@
-//! What the benchmark examples share: the inputs of a plan, and the metric of each pair built
-//! as batch mode builds it.
+//! What the batch benchmark tools share: their arguments, the inputs of a plan, and the metric of
+//! each pair built as batch mode builds it.
 
 use imgdist::batch::Plan;
 use imgdist::{LoadOptions, Mass, Metric, MetricKind, Params, Source, load};
@@ -30,4 +30,18 @@ pub fn pair_metrics(
             Ok((kind.build(&params)?, a, b))
         })
         .collect()
+}
+
+/// The tool's arguments, without the `--bench` that `cargo bench` adds; `None` (after printing
+/// the usage) when none is given, as when `cargo bench` runs every bench target.
+pub fn args(usage: &str) -> Option<Vec<String>> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.is_empty() {
+        eprintln!("{usage} (bench/batch.py runs it; nothing to measure without a DIR)");
+        return None;
+    }
+    Some(args)
 }

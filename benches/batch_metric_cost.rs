@@ -2,7 +2,7 @@
 //! per-pair overhead is measured against (`bench/batch.py`).
 //!
 //! ```text
-//! cargo run --release --example metric_cost -- DIR METRIC [PAIRS]
+//! cargo bench --bench batch_metric_cost -- DIR METRIC [PAIRS]
 //! ```
 //!
 //! Loads every input in DIR (sorted by name), builds METRIC with default parameters for each of
@@ -19,9 +19,12 @@ use imgdist::batch::{Plan, expand_inputs};
 mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    const USAGE: &str = "usage: batch_metric_cost DIR METRIC [PAIRS]";
+    let Some(args) = common::args(USAGE) else {
+        return Ok(());
+    };
     let [dir, metric, rest @ ..] = args.as_slice() else {
-        return Err("usage: metric_cost DIR METRIC [PAIRS]".into());
+        return Err(USAGE.into());
     };
     let pairs: usize = rest.first().map_or(Ok(2000), |s| s.parse())?;
     let kind: MetricKind = metric.parse()?;

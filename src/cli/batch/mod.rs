@@ -1,22 +1,25 @@
 //! `imgdist batch`: many pairs in one run — arguments → plan → parallel run → records on stdout.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
 
-use imgdist::batch::{self, Matrix, Plan, Record, RunOptions, Shard, Sink};
+use imgdist::batch::{self, Plan, RunOptions, Shard};
+use imgdist::matrix::Matrix;
 use imgdist::plot::MatrixOrder;
 use imgdist::{Error, MetricKind};
 
 use super::{MetricArgs, usage_exit};
+
+mod output;
+mod skip;
+
+use output::{Lines, Output};
 
 const AFTER_HELP: &str = "\
 Pairs come from a manifest (CSV/TSV rows a,b[,id], optionally under a header
@@ -110,11 +113,11 @@ enum BatchFormat {
 }
 
 impl BatchFormat {
-    fn delimiter(self) -> Option<char> {
+    fn delimiter(self) -> Option<u8> {
         match self {
             BatchFormat::Json => None,
-            BatchFormat::Csv => Some(','),
-            BatchFormat::Tsv => Some('\t'),
+            BatchFormat::Csv => Some(b','),
+            BatchFormat::Tsv => Some(b'\t'),
         }
     }
 }
@@ -157,96 +160,6 @@ fn plan(args: &BatchArgs) -> Result<Plan> {
             "expected one MANIFEST, got {} arguments (did you mean --all-pairs?)",
             args.inputs.len()
         ),
-    }
-}
-
-/// The value of `kind` in a JSON record, `+∞` for `"value_text": "inf"`.
-fn json_value(record: &Value, kind: MetricKind) -> Option<f64> {
-    let m = record.get("metrics")?.get(kind.as_str())?;
-    match m.get("value") {
-        Some(Value::Number(n)) => n.as_f64(),
-        _ => m.get("value_text")?.as_str()?.parse().ok(),
-    }
-}
-
-/// What the calling thread receives for a run of consecutive pairs: their formatted lines, and
-/// their matrix cells. It starts without a buffer; the first record takes one from [`Buffers`].
-#[derive(Default)]
-struct Lines {
-    text: Vec<u8>,
-    cells: Vec<(usize, usize, f64)>,
-}
-
-/// Text buffers already written out, handed back to the workers for their next runs: a run's
-/// buffer then starts at the size of an earlier run's instead of growing from nothing on fresh
-/// memory (page faults and copies) every time.
-#[derive(Default)]
-struct Buffers(Mutex<Vec<Vec<u8>>>);
-
-impl Buffers {
-    /// More spare buffers than the threads can fill at once are dropped.
-    const MAX_SPARE: usize = 64;
-
-    /// A spare buffer, emptied, or a new one.
-    fn take(&self) -> Vec<u8> {
-        let spare = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        spare.unwrap_or_else(|| Vec::with_capacity(1 << 12))
-    }
-
-    /// Keeps `buf` for a later run.
-    fn give(&self, mut buf: Vec<u8>) {
-        buf.clear();
-        let mut spare = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if spare.len() < Self::MAX_SPARE {
-            spare.push(buf);
-        }
-    }
-}
-
-/// Writes the records to standard output, ticks the progress bar, fills the matrix.
-struct Output<'b, W: Write> {
-    out: W,
-    /// Where written buffers go back to.
-    buffers: &'b Buffers,
-    /// None when no bar is drawn.
-    progress: Option<ProgressBar>,
-    matrix: Option<Matrix>,
-    error: Option<io::Error>,
-}
-
-impl<W: Write> Output<'_, W> {
-    fn check(&mut self, r: io::Result<()>) -> bool {
-        match r {
-            Ok(()) => true,
-            Err(e) => {
-                // Nobody reads any more (`| head`): stop quietly.
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    self.error = Some(e);
-                }
-                false
-            }
-        }
-    }
-}
-
-impl<W: Write> Sink<Lines> for Output<'_, W> {
-    fn record(&mut self, _first: usize, count: usize, lines: Lines) -> bool {
-        if let Some(bar) = &self.progress {
-            bar.inc(count as u64);
-        }
-        if let Some(m) = &mut self.matrix {
-            for &(i, j, v) in &lines.cells {
-                m.set(i, j, v);
-            }
-        }
-        let r = self.out.write_all(&lines.text);
-        self.buffers.give(lines.text);
-        self.check(r)
-    }
-
-    fn idle(&mut self) -> bool {
-        let r = self.out.flush();
-        self.check(r)
     }
 }
 
@@ -314,42 +227,18 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if jobs == 0 {
         bail!("invalid --jobs: must be at least 1");
     }
-    // Started now, the threads come up while the inputs are listed and the pairs planned.
-    let workers = batch::Workers::start(jobs)?;
     let mut plan = plan(args)?;
     let mut matrix = matrix_metric.map(|_| Matrix::new(plan.inputs.clone()));
 
     if !args.skip_done.is_empty() {
-        let mut done = std::collections::HashSet::new();
-        let mut done_values: HashMap<String, f64> = HashMap::new();
+        let mut done = skip::Done::default();
         for path in &args.skip_done {
-            let text = read_text(&path.display().to_string())?;
-            done.extend(batch::done_ids(&text));
-            if let Some(kind) = matrix_metric {
-                for v in text
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                {
-                    if let (Some(id), Some(x)) =
-                        (v.get("id").and_then(Value::as_str), json_value(&v, kind))
-                    {
-                        done_values.insert(id.to_string(), x);
-                    }
-                }
-            }
+            done.read(&read_text(&path.display().to_string())?, matrix_metric);
         }
         if let Some(m) = &mut matrix {
-            for k in 0..plan.len() {
-                let id = plan.id(k).to_cow();
-                if done.contains(id.as_ref())
-                    && let Some(&v) = done_values.get(id.as_ref())
-                {
-                    let (a, b) = plan.pair(k);
-                    m.set(a, b, v);
-                }
-            }
+            done.fill_matrix(&plan, m);
         }
-        plan.skip_ids(&done);
+        plan.skip_ids(&done.ids);
     }
     if let Some(shard) = shard {
         plan.retain_shard(shard);
@@ -361,40 +250,32 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         ordered: !args.unordered,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
     };
-    let buffers = Buffers::default();
     let mut output = Output {
-        // Not locked for the whole run: the workers write, each run from the thread that
+        // Not locked for the whole run: the workers write, each chunk from the thread that
         // finished it.
         out: BufWriter::with_capacity(1 << 16, io::stdout()),
-        buffers: &buffers,
         progress: progress_bar(plan.len(), args.quiet),
         matrix,
         error: None,
     };
     let delimiter = args.format.delimiter();
     if let Some(d) = delimiter {
-        let header = batch::delimited_header(&settings.metrics, d);
-        let r = writeln!(output.out, "{header}");
+        let r = output::write_header(&mut output.out, &settings.metrics, d);
         output.check(r);
     }
     let metrics = &settings.metrics;
     let plan_ref = &plan;
-    let prepare = |lines: &mut Lines, record: &Record| {
-        if lines.text.capacity() == 0 {
-            lines.text = buffers.take();
-        }
+    let prepare = |lines: &mut Lines, record: &batch::Record| {
         match delimiter {
             None => record.append_json(&mut lines.text),
-            Some(d) => record
-                .write_delimited(&mut lines.text, metrics, d)
-                .expect("writing to memory does not fail"),
+            Some(d) => output::append_delimited(lines, record, metrics, d),
         }
         if let Some(v) = matrix_metric.and_then(|k| record.value(k)) {
             let (a, b) = plan_ref.pair(record.index);
             lines.cells.push((a, b, v));
         }
     };
-    let summary = batch::run_on(&workers, &plan, &settings, &opts, prepare, &mut output)?;
+    let summary = batch::run(&plan, &settings, &opts, prepare, &mut output)?;
     if let Some(bar) = &output.progress {
         bar.finish_and_clear();
     }
@@ -415,13 +296,6 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if let (Some(path), Some(m), Some(kind)) = (&args.matrix_plot, &output.matrix, matrix_metric) {
         imgdist::plot::write_matrix_picture(path, m, kind, matrix_order)?;
     }
-    // Everything is written. The threads, the plan and the spare buffers are left for the
-    // process exit to free at once: freeing them piece by piece took about 0.3 ms more in
-    // an all-pairs run of 200 small inputs (munmaps of the buffers, waking the threads to stop).
-    std::mem::forget(output);
-    std::mem::forget(buffers);
-    std::mem::forget(plan);
-    std::mem::forget(workers);
     if summary.errors > 0 {
         let stopped = if args.fail_fast && summary.stopped {
             " (stopped at the first error: --fail-fast)"
@@ -444,42 +318,4 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn written_buffers_come_back_empty_for_later_runs() {
-        let buffers = Buffers::default();
-        let mut first = buffers.take();
-        first.extend_from_slice(&[b'x'; 10_000]);
-        let (ptr, cap) = (first.as_ptr(), first.capacity());
-        let mut output = Output {
-            out: Vec::new(),
-            buffers: &buffers,
-            progress: None,
-            matrix: None,
-            error: None,
-        };
-        let lines = Lines {
-            text: first,
-            cells: Vec::new(),
-        };
-        assert!(output.record(0, 1, lines));
-        assert_eq!(output.out.len(), 10_000, "written before it is handed back");
-        let again = buffers.take();
-        assert!(again.is_empty());
-        assert_eq!(
-            (again.as_ptr(), again.capacity()),
-            (ptr, cap),
-            "the same buffer"
-        );
-        assert_eq!(buffers.take().capacity(), 1 << 12, "none spare: a new one");
-        for _ in 0..Buffers::MAX_SPARE + 5 {
-            buffers.give(vec![0; 3]);
-        }
-        assert_eq!(buffers.0.lock().unwrap().len(), Buffers::MAX_SPARE);
-    }
 }
