@@ -122,21 +122,9 @@ impl Report {
         out.write_all(&buf)
     }
 
-    /// Appends the fields of the JSON form (without the braces) to `out`, so that a batch record
-    /// can put its own fields first.
-    pub(crate) fn write_json_fields(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        serde_json::to_writer(&mut *out, self).expect("a report serializes");
-        // Drop the object's braces: `{` at `start` and the final `}`.
-        out.pop();
-        out.remove(start);
-    }
-}
-
-/// The JSON form: `{"version", "inputs": {"a", "b"}, "options": {"downscale", "invert"},
-/// "metrics": {name: result, …}, "pass"}`, as the README documents it.
-impl Serialize for Report {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes the fields of the JSON form into `map`, so that a batch record can put its own
+    /// fields first.
+    pub(crate) fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         #[derive(Serialize)]
         struct Inputs<'r> {
             a: &'r InputInfo,
@@ -147,18 +135,26 @@ impl Serialize for Report {
             downscale: usize,
             invert: bool,
         }
-        let mut st = s.serialize_struct("Report", 5)?;
-        st.serialize_field("version", env!("CARGO_PKG_VERSION"))?;
+        map.serialize_entry("version", env!("CARGO_PKG_VERSION"))?;
         let [a, b] = &self.inputs;
-        st.serialize_field("inputs", &Inputs { a, b })?;
+        map.serialize_entry("inputs", &Inputs { a, b })?;
         let options = Options {
             downscale: self.downscale,
             invert: self.invert,
         };
-        st.serialize_field("options", &options)?;
-        st.serialize_field("metrics", &Metrics(&self.metrics))?;
-        st.serialize_field("pass", &self.passed())?;
-        st.end()
+        map.serialize_entry("options", &options)?;
+        map.serialize_entry("metrics", &Metrics(&self.metrics))?;
+        map.serialize_entry("pass", &self.passed())
+    }
+}
+
+/// The JSON form: `{"version", "inputs": {"a", "b"}, "options": {"downscale", "invert"},
+/// "metrics": {name: result, …}, "pass"}`, as the README documents it.
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(5))?;
+        self.serialize_fields(&mut map)?;
+        map.end()
     }
 }
 
@@ -215,16 +211,6 @@ impl Serialize for MetricResult {
         map.serialize_entry("pass", &self.passed())?;
         map.end()
     }
-}
-
-/// Appends `s` as a JSON string.
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("writing to memory does not fail");
-}
-
-/// Appends the concatenation of `parts` as one JSON string.
-pub(crate) fn json_str_parts(out: &mut Vec<u8>, parts: &[&str]) {
-    json_str(out, &parts.concat());
 }
 
 #[cfg(test)]

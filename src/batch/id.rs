@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::report::json_str_parts;
+use serde::{Serialize, Serializer};
 
 /// FNV-1a 64-bit hash of `bytes`: stable across machines, platforms and releases.
 ///
@@ -138,10 +138,12 @@ impl<'p> PairId<'p> {
             buf.push_str(part);
         }
     }
+}
 
-    /// Appends the id to `buf` as a JSON string.
-    pub(super) fn append_json(self, buf: &mut Vec<u8>) {
-        json_str_parts(buf, &self.parts());
+/// The id as one string, written part by part (no joined copy is built).
+impl Serialize for PairId<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -228,8 +230,7 @@ mod tests {
             let mut buf = "left over".to_string();
             id.write_into(&mut buf);
             assert_eq!(buf, text);
-            let mut json = Vec::new();
-            id.append_json(&mut json);
+            let json = serde_json::to_vec(&id).unwrap();
             assert_eq!(json, serde_json::to_vec(&text).unwrap(), "{text}");
             for shard in (0..5).map(|index| Shard { index, count: 5 }) {
                 assert_eq!(shard.contains_id(id), shard.contains(&text), "{text}");

@@ -2,9 +2,12 @@
 
 use std::io;
 
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
 use super::PairId;
 use crate::metric::MetricKind;
-use crate::report::{Report, json_str};
+use crate::report::Report;
 
 /// The outcome of one pair: its report, or why it could not be computed. Its names borrow
 /// from the [`Plan`](super::Plan).
@@ -62,31 +65,40 @@ impl Record<'_> {
 
     /// Appends what [`Record::write_json`] writes to a buffer.
     pub fn append_json(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(br#"{"id":"#);
-        self.id.append_json(buf);
+        serde_json::to_writer(&mut *buf, self).expect("a record serializes");
+        buf.push(b'\n');
+    }
+}
+
+/// The JSON record: `id` and `status` first, then the report's fields, or for an error
+/// `error`, `version` and the two input paths.
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Path<'r> {
+            path: &'r str,
+        }
+        #[derive(Serialize)]
+        struct Paths<'r> {
+            a: Path<'r>,
+            b: Path<'r>,
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("status", self.status())?;
         match &self.outcome {
-            Ok(report) => {
-                buf.extend_from_slice(br#","status":"ok","#);
-                report.write_json_fields(buf);
-            }
+            Ok(report) => report.serialize_fields(&mut map)?,
             Err(reason) => {
-                buf.extend_from_slice(br#","status":"error","error":"#);
-                json_str(buf, reason);
-                buf.extend_from_slice(
-                    concat!(
-                        r#","version":""#,
-                        env!("CARGO_PKG_VERSION"),
-                        r#"","inputs":{"a":{"path":"#
-                    )
-                    .as_bytes(),
-                );
-                json_str(buf, self.a);
-                buf.extend_from_slice(br#"},"b":{"path":"#);
-                json_str(buf, self.b);
-                buf.extend_from_slice(b"}}");
+                map.serialize_entry("error", reason)?;
+                map.serialize_entry("version", env!("CARGO_PKG_VERSION"))?;
+                let paths = Paths {
+                    a: Path { path: self.a },
+                    b: Path { path: self.b },
+                };
+                map.serialize_entry("inputs", &paths)?;
             }
         }
-        buf.extend_from_slice(b"}\n");
+        map.end()
     }
 }
 
