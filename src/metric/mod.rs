@@ -136,8 +136,9 @@ pub enum Extras {
     None,
     /// `sliced`: the distance along each direction, `W_p(θ)`.
     Sliced(Arc<sliced::Profile>),
-    /// `emd`, when [`emd::EmdOutput::keep_plan`] asks for it: an optimal plan, or why there is
-    /// none (a cityblock problem too large for column generation).
+    /// `emd`, when [`EmdPlan`] asks for it: an optimal plan with its duals and certificate, or
+    /// (for [`EmdPlan::Picture`]) why there is none: a cityblock problem too large for column
+    /// generation.
     Emd(std::result::Result<Arc<emd::Sparse>, String>),
 }
 

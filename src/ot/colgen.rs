@@ -660,13 +660,7 @@ mod tests {
             for seed in 0..4 {
                 let (xs, wa) = cloud(60, seed);
                 let (ys, wb) = cloud(45, seed + 100);
-                let problem = Problem {
-                    sources: &xs,
-                    source_mass: &wa,
-                    targets: &ys,
-                    target_mass: &wb,
-                    ground,
-                };
+                let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
                 let t = solve(&problem, &[], |_| {}).unwrap();
                 let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
                 assert!(
@@ -793,13 +787,7 @@ mod tests {
         let (pts, wa, wb) = full_lattices(24, 17);
         for ground in [Ground::Euclidean, Ground::SqEuclidean] {
             let dense = dense_cost(&pts, &wa, &pts, &wb, ground);
-            let problem = Problem {
-                sources: &pts,
-                source_mass: &wa,
-                targets: &pts,
-                target_mass: &wb,
-                ground,
-            };
+            let problem = Problem::new(&pts, &wa, &pts, &wb, ground);
             let pricer = Pricer::new(&pts, &pts, ground);
             let t = solve_priced(&problem, &[], &pricer, true, |_| {}).unwrap();
             assert!(
@@ -829,13 +817,7 @@ mod tests {
                     .filter(|k| k % 3 == 0)
                     .map(|k| (k / ys.len(), k % ys.len()))
                     .collect();
-                let problem = Problem {
-                    sources: &xs,
-                    source_mass: &wa,
-                    targets: &ys,
-                    target_mass: &wb,
-                    ground,
-                };
+                let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
                 let mut pricers = vec![
                     Pricer::all_pairs(&xs, &ys, ground),
                     Pricer::bounded(&xs, &ys, ground),
@@ -933,13 +915,7 @@ mod tests {
     fn column_generation_drops_arcs_between_rounds() {
         let (pts, wa, wb) = full_lattices(20, 23);
         for ground in [Ground::SqEuclidean, Ground::Euclidean] {
-            let problem = Problem {
-                sources: &pts,
-                source_mass: &wa,
-                targets: &pts,
-                target_mass: &wb,
-                ground,
-            };
+            let problem = Problem::new(&pts, &wa, &pts, &wb, ground);
             let pricer = Pricer::new(&pts, &pts, ground);
             let mut listed = 0;
             let mut solved = Vec::new();
