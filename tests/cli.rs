@@ -612,3 +612,26 @@ fn json_report_is_pinned_byte_for_byte() {
     assert_eq!(head, want_head);
     assert_eq!(tail, "},\"pass\":true}},\"pass\":false}\n");
 }
+
+/// One picture stored as gray and as RGB: equal masses up to rounding, for every ground.
+#[test]
+fn emd_of_one_picture_in_two_formats_is_zero() {
+    for ground in ["euclidean", "sqeuclidean", "cityblock"] {
+        let j = json_of(&[
+            "camera_32.png",
+            "camera_32_rgb.png",
+            "-m",
+            "emd",
+            "--ground",
+            ground,
+        ]);
+        let emd = &j["metrics"]["emd"];
+        let v = emd["value"].as_f64().unwrap();
+        // W2 is the square root of a cost of the order of the rounding.
+        assert!(v < 1e-7, "{ground}: {v}");
+        if let Some(c) = emd["details"].get("certificate") {
+            let violation = c["max_violation"].as_f64().unwrap();
+            assert!(violation < 1e-9, "{ground}: {c}");
+        }
+    }
+}
