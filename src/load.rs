@@ -232,6 +232,8 @@ fn light(img: &DynamicImage, invert: bool) -> Array2<f64> {
 
 fn parse_matrix(bytes: &[u8], name: &str, opts: &LoadOptions) -> Result<Array2<f64>> {
     let text = std::str::from_utf8(bytes).map_err(|_| decode_err(name, "not UTF-8 text"))?;
+    // A byte-order mark (as some spreadsheets write) is not data.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut data = Vec::new();
     let mut cols = 0usize;
     let mut rows = 0usize;
@@ -319,6 +321,8 @@ mod tests {
         assert_eq!(t, m);
         let s = load_bytes(b"1 2\n3   4\n", "m", "txt", &opts()).unwrap();
         assert_eq!(s, m);
+        let bom = load_bytes(b"\xef\xbb\xbf1,2\r\n3,4\r\n", "m", "csv", &opts()).unwrap();
+        assert_eq!(bom, m, "a byte-order mark and CRLF line ends");
     }
 
     #[test]

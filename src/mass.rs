@@ -61,21 +61,38 @@ impl Mass {
         }
         let grid_rows = height.div_ceil(downscale);
         let grid_cols = width.div_ceil(downscale);
+        // Values so large that their sum could overflow are divided by powers of two first
+        // (exact: only exponents change), so the normalised weights stay right. Two divisors,
+        // as their product may not be representable.
+        let max = values.iter().copied().fold(0.0, f64::max);
+        let cells = (height * width) as f64;
+        let divisors = if max > f64::MAX / cells {
+            let power = |x: f64| 2f64.powi((x.log2().ceil() as i32).min(1023));
+            [power(max), power(cells)]
+        } else {
+            [1.0, 1.0]
+        };
+        let scaled = |v: f64| v / divisors[0] / divisors[1];
         let mut weights = Array2::<f64>::zeros((grid_rows, grid_cols));
         if downscale == 1 {
             weights.assign(values);
+            if divisors != [1.0, 1.0] {
+                weights.mapv_inplace(scaled);
+            }
         } else {
             for ((r, c), v) in values.indexed_iter() {
-                weights[[r / downscale, c / downscale]] += *v;
+                weights[[r / downscale, c / downscale]] += scaled(*v);
             }
         }
-        let raw_total: f64 = weights.iter().sum();
-        if raw_total <= 0.0 {
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
             return Err(Error::ZeroMass {
                 source_name: name.to_string(),
             });
         }
-        weights.mapv_inplace(|v| v / raw_total);
+        weights.mapv_inplace(|v| v / total);
+        // Beyond the largest finite number when the values' sum is.
+        let raw_total = total * divisors[0] * divisors[1];
         Ok(Mass {
             weights,
             row_coords: block_centres(height, downscale),
@@ -235,6 +252,24 @@ mod tests {
         let total: f64 = v.iter().sum();
         let raw: Vec<f64> = m.as_slice().iter().map(|w| w * total).collect();
         assert_eq!(raw, vec![8.0, 7.0, 32.0, 19.0, 25.0, 14.0]);
+    }
+
+    #[test]
+    fn values_whose_sum_overflows_normalise_exactly() {
+        let huge = Mass::from_values(&array![[1e308, 1e308], [3e307, 0.0]], 1, "h").unwrap();
+        let small = Mass::from_values(&array![[1e8, 1e8], [3e7, 0.0]], 1, "s").unwrap();
+        for (h, s) in huge.as_slice().iter().zip(small.as_slice()) {
+            assert!((h - s).abs() <= 1e-15, "{h} vs {s}");
+        }
+        assert_eq!(
+            huge.raw_total(),
+            f64::INFINITY,
+            "the true sum is beyond f64"
+        );
+        // Block sums that overflow a cell.
+        let blocks = Mass::from_values(&array![[f64::MAX, f64::MAX, 1.0]], 2, "b").unwrap();
+        let w = blocks.as_slice();
+        assert!(w[0] == 1.0 && w[1] > 0.0 && w[1] < 1e-300, "{w:?}");
     }
 
     #[test]

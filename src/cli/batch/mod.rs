@@ -233,7 +233,11 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if !args.skip_done.is_empty() {
         let mut done = skip::Done::default();
         for path in &args.skip_done {
-            done.read(&read_text(&path.display().to_string())?, matrix_metric);
+            let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                source_name: path.display().to_string(),
+                source,
+            })?;
+            done.read(&bytes, matrix_metric);
         }
         if let Some(m) = &mut matrix {
             done.fill_matrix(&plan, m);

@@ -43,11 +43,11 @@ pub(super) struct Done {
 
 impl Done {
     /// Reads the records of one JSON Lines output, each line once. Lines that are not such
-    /// records (e.g. a last line cut short when a run was killed) are ignored. With
-    /// `matrix_metric`, keeps that metric's values.
-    pub(super) fn read(&mut self, jsonl: &str, matrix_metric: Option<MetricKind>) {
-        for line in jsonl.lines() {
-            let Ok(record) = serde_json::from_str::<DoneRecord>(line) else {
+    /// records (e.g. a last line cut short when a run was killed, even inside a multi-byte
+    /// character) are ignored. With `matrix_metric`, keeps that metric's values.
+    pub(super) fn read(&mut self, jsonl: &[u8], matrix_metric: Option<MetricKind>) {
+        for line in jsonl.split(|&b| b == b'\n') {
+            let Ok(record) = serde_json::from_slice::<DoneRecord>(line) else {
                 continue;
             };
             if let Some(kind) = matrix_metric
@@ -86,8 +86,19 @@ mod tests {
     fn ok_records_are_done_and_cut_lines_ignored() {
         let mut done = Done::default();
         let text = "{\"id\":\"a\",\"status\":\"ok\"}\n{\"id\":\"b\",\"status\":\"error\"}\n{\"id\":\"c\",\"sta";
-        done.read(text, None);
+        done.read(text.as_bytes(), None);
         assert_eq!(done.ids, HashSet::from(["a".to_string()]));
+    }
+
+    #[test]
+    fn a_line_cut_inside_a_character_is_ignored() {
+        let whole = "{\"id\":\"a\",\"status\":\"ok\"}\n{\"id\":\"ü|b\",\"status\":\"ok\"}\n";
+        let cut = whole.find('ü').unwrap() + 1;
+        let mut done = Done::default();
+        done.read(&whole.as_bytes()[..cut], None);
+        assert_eq!(done.ids, HashSet::from(["a".to_string()]));
+        done.read(whole.as_bytes(), None);
+        assert_eq!(done.ids.len(), 2);
     }
 
     #[test]
@@ -103,7 +114,7 @@ mod tests {
             r#"{"id":"q|r","status":"error","metrics":{"tv":{"value":0.7}}}"#,
             "\n"
         );
-        done.read(text, Some(MetricKind::Tv));
+        done.read(text.as_bytes(), Some(MetricKind::Tv));
         let mut m = Matrix::new(files);
         done.fill_matrix(&plan, &mut m);
         assert_eq!(m.get(0, 1), Some(0.5));
