@@ -744,3 +744,30 @@ fn batch_help_and_the_single_pair_command_stay_apart() {
         .success()
         .stdout("tv\t0\n");
 }
+
+/// Thousands of threads would swamp the machine: `--jobs` gets at most 4 per core, with a note.
+#[test]
+fn jobs_are_capped_at_four_per_core() {
+    let args = [
+        "--all-pairs",
+        "camera_32.png",
+        "moon_32.png",
+        "coins_32.png",
+    ];
+    let capped = batch(
+        &[&args[..], &["-m", "tv", "--jobs", "100000"]].concat(),
+        None,
+    );
+    let plain = batch(&[&args[..], &["-m", "tv", "--jobs", "1"]].concat(), None);
+    assert_eq!(capped.status.code(), Some(0));
+    assert_eq!(stdout(&capped), stdout(&plain));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let note = String::from_utf8_lossy(&capped.stderr);
+    assert_eq!(
+        note.trim_end(),
+        format!(
+            "imgdist: --jobs 100000 is more than 4 per core; using {} ({cores} cores)",
+            4 * cores
+        )
+    );
+}

@@ -45,6 +45,9 @@ Exit status:
 
 A file named `batch` is compared with the single-pair command as `./batch`.";
 
+/// The most worker threads per available core that `--jobs` gets.
+const MAX_JOBS_PER_CORE: usize = 4;
+
 /// What the user typed after `imgdist batch`.
 #[derive(Debug, Parser)]
 #[command(
@@ -70,7 +73,8 @@ struct BatchArgs {
     format: BatchFormat,
     #[command(flatten)]
     metric: MetricArgs,
-    /// Worker threads (metrics' own parallelism included). Default: the available cores.
+    /// Worker threads (metrics' own parallelism included), at most 4 per core. Default: the
+    /// available cores.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     /// Write each record as soon as its pair is done instead of in input order.
@@ -223,9 +227,18 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
     if let Some(path) = &args.matrix_plot {
         imgdist::plot::check_png_path(path, "--matrix-plot")?;
     }
-    let jobs = args.jobs.unwrap_or_else(|| RunOptions::default().jobs);
+    let cores = RunOptions::default().jobs;
+    let mut jobs = args.jobs.unwrap_or(cores);
     if jobs == 0 {
         bail!("invalid --jobs: must be at least 1");
+    }
+    // More threads than a few per core only add switching (thousands of them swamp the machine).
+    let most = MAX_JOBS_PER_CORE * cores;
+    if jobs > most {
+        eprintln!(
+            "imgdist: --jobs {jobs} is more than {MAX_JOBS_PER_CORE} per core; using {most} ({cores} cores)"
+        );
+        jobs = most;
     }
     let mut plan = plan(args)?;
     let mut matrix = matrix_metric.map(|_| Matrix::new(plan.inputs.clone()));
