@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
 use imgdist::metric::emd::Round;
-use imgdist::metric::{Angles, EmdPlan, Extras, Ground, MetricParams, Progress, SlicedParams};
+use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Progress, SlicedParams};
 use imgdist::report::{Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Settings, Source, load, load::DEFAULT_MAX_PIXELS};
 
@@ -250,11 +250,12 @@ fn compute(cfg: &Config) -> Result<Report> {
     let b = load(&cfg.b, &settings.load)?;
     let names = [cfg.a.name(), cfg.b.name()];
     let names = [names[0].as_str(), names[1].as_str()];
-    let report = if io::stderr().is_terminal() {
-        settings.report_observed(&settings.params, names, &a, &b, &RoundLines)?
+    let progress: &dyn Progress = if io::stderr().is_terminal() {
+        &RoundLines
     } else {
-        settings.report(&settings.params, names, &a, &b)?
+        &()
     };
+    let report = settings.report_observed(&settings.params, names, &a, &b, progress)?;
     write_dumps(cfg, &report)?;
     if let Some(path) = &cfg.plot {
         imgdist::plot::write_pair_picture(path, &a, &b, &report)?;
@@ -264,19 +265,14 @@ fn compute(cfg: &Config) -> Result<Report> {
 
 /// Writes `--dump-duals` and `--dump-plan` from the emd result's plan.
 fn write_dumps(cfg: &Config, report: &Report) -> Result<()> {
-    if cfg.dump_duals.is_none() && cfg.dump_plan.is_none() {
-        return Ok(());
-    }
     let plan = report
         .metrics
         .iter()
         .find_map(|m| match &m.measurement.extras {
-            Extras::Emd(Ok(plan)) if matches!(m.measurement.params, MetricParams::Emd(_)) => {
-                Some(plan)
-            }
+            Extras::Emd(Ok(plan)) => Some(plan),
             _ => None,
         });
-    // Without emd among the metrics there is nothing to dump.
+    // Without emd among the metrics there is no plan, and nothing to dump.
     let Some(plan) = plan else { return Ok(()) };
     if let Some(path) = &cfg.dump_duals {
         dump::write(path, &dump::duals_csv(plan))?;
