@@ -316,11 +316,69 @@ fn usage_exit(err: clap::Error, help: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Parses the arguments, runs, prints, and returns the exit code of the contract.
+/// Where the first panic of the process happened, `file:line`, for the internal-error line.
+static PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces Rust's multi-line panic message by nothing: [`run`] reports a panic on one line
+/// (and batch mode in the pair's record). With `RUST_BACKTRACE` set, the default message and
+/// backtrace are printed as well.
+fn quiet_panics() {
+    let default = std::panic::take_hook();
+    let verbose = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(at) = info.location()
+            && let Ok(mut first) = PANIC_AT.lock()
+        {
+            first.get_or_insert_with(|| format!("{}:{}", at.file(), at.line()));
+        }
+        if verbose {
+            default(info);
+        }
+    }));
+}
+
+/// The one line a panic (a bug) leaves on standard error.
+fn internal_error_line(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = imgdist::error::panic_message(payload);
+    internal_error_text(&message)
+}
+
+fn internal_error_text(message: &str) -> String {
+    let at = PANIC_AT
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .map(|at| format!(" at {at}"))
+        .unwrap_or_default();
+    format!(
+        "imgdist: internal error: {}{at} (a bug: please report it with the command that caused it)",
+        message.replace('\n', " ")
+    )
+}
+
+/// The line an error leaves on standard error: `imgdist: ` and its causes, or for a panic the
+/// library caught, [`internal_error_text`].
+fn error_line(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<imgdist::Error>() {
+        Some(imgdist::Error::Internal { message }) => internal_error_text(message),
+        _ => format!("imgdist: {err:#}"),
+    }
+}
+
+/// Parses the arguments, runs, prints, and returns the exit code of the contract. A panic
+/// (a bug) ends the run with exit 2 and one `imgdist: internal error: …` line.
 ///
 /// `imgdist batch …` (first argument exactly `batch`) runs batch mode; a file named `batch` is
 /// reached as `./batch`.
 pub fn run() -> ExitCode {
+    quiet_panics();
+    std::panic::catch_unwind(run_unguarded).unwrap_or_else(|payload| {
+        eprintln!("{}", internal_error_line(payload.as_ref()));
+        ExitCode::from(2)
+    })
+}
+
+fn run_unguarded() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "batch") {
         return batch::run(&argv[2..]);
@@ -333,7 +391,7 @@ pub fn run() -> ExitCode {
     let (report, format) = match result {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("imgdist: {err:#}");
+            eprintln!("{}", error_line(&err));
             return ExitCode::from(2);
         }
     };
@@ -355,5 +413,31 @@ pub fn run() -> ExitCode {
             );
         }
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_one_internal_error_line() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("bad\nstate"));
+        let line = internal_error_line(payload.as_ref());
+        assert!(
+            line.starts_with("imgdist: internal error: bad state"),
+            "{line}"
+        );
+        assert!(line.ends_with("(a bug: please report it with the command that caused it)"));
+        assert_eq!(line.lines().count(), 1);
+        let caught = anyhow::Error::from(imgdist::Error::Internal {
+            message: "capacity overflow".into(),
+        });
+        assert!(error_line(&caught).starts_with("imgdist: internal error: capacity overflow"));
+        assert!(error_line(&caught).ends_with("caused it)"));
+        let usage = anyhow::Error::from(imgdist::Error::ZeroMass {
+            source_name: "x.png".into(),
+        });
+        assert!(error_line(&usage).starts_with("imgdist: x.png: the input has zero"));
     }
 }

@@ -80,6 +80,11 @@ pub enum Error {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A bug: the computation panicked. [`catch_panic`] turns the panic into this error.
+    Internal {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// The library's result type.
@@ -118,6 +123,7 @@ impl fmt::Display for Error {
             Error::Solver(e) => write!(f, "solver failed: {e}"),
             Error::Plot { reason } => write!(f, "cannot draw the picture: {reason}"),
             Error::Write { path, .. } => write!(f, "{}: cannot write", path.display()),
+            Error::Internal { message } => write!(f, "internal error: {message}"),
         }
     }
 }
@@ -137,10 +143,81 @@ impl std::error::Error for Error {
     }
 }
 
+/// Runs `f`, turning a panic inside it (on this thread or on a thread of a parallel section it
+/// started) into [`Error::Internal`] with the panic's message. The panic still goes through
+/// the panic hook (which prints it, unless the program installed a quieter one).
+///
+/// # Errors
+/// What `f` returns, or [`Error::Internal`] if it panicked.
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::Internal {
+            message: panic_message(payload.as_ref()),
+        })
+    })
+}
+
+/// The text of a panic's payload (`panic!("…")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with no message".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ot;
+
+    fn quiet<T>(f: impl FnOnce() -> T) -> T {
+        // The default hook would print each expected panic into the test output.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let out = f();
+        std::panic::set_hook(hook);
+        out
+    }
+
+    #[test]
+    fn panics_become_internal_errors_with_their_message() {
+        let caught = quiet(|| {
+            [
+                catch_panic::<()>(|| panic!("plain")),
+                catch_panic::<()>(|| panic!("formatted {}", 7)),
+                // A panic on a worker thread of a parallel section reaches the caller.
+                catch_panic(|| {
+                    use rayon::prelude::*;
+                    (0..64u32)
+                        .into_par_iter()
+                        .for_each(|i| assert!(i != 40, "in a worker"));
+                    Ok(())
+                }),
+            ]
+        });
+        let texts: Vec<String> = caught
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().to_string())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "internal error: plain",
+                "internal error: formatted 7",
+                "internal error: in a worker"
+            ]
+        );
+        assert_eq!(catch_panic(|| Ok(3)).unwrap(), 3);
+        assert!(matches!(
+            catch_panic::<()>(|| Err(Error::ZeroMass {
+                source_name: "x".into()
+            })),
+            Err(Error::ZeroMass { .. })
+        ));
+    }
 
     /// Solver errors read as they did when the solvers built `Error::Solver` themselves.
     #[test]

@@ -108,7 +108,7 @@ impl Settings {
     /// batch mode passes a per-pair seed) and gathers the report. `names` label the inputs.
     ///
     /// # Errors
-    /// The first metric that fails (invalid parameter, size mismatch, solver failure).
+    /// As [`Settings::report_observed`].
     pub fn report(&self, params: &Params, names: [&str; 2], a: &Mass, b: &Mass) -> Result<Report> {
         self.report_observed(params, names, a, b, &())
     }
@@ -116,7 +116,8 @@ impl Settings {
     /// [`Settings::report`], telling `progress` how long computations advance.
     ///
     /// # Errors
-    /// The first metric that fails (invalid parameter, size mismatch, solver failure).
+    /// The first metric that fails (invalid parameter, size mismatch, solver failure), or
+    /// [`Error::Internal`] if a metric panicked (a bug): no panic escapes.
     pub fn report_observed(
         &self,
         params: &Params,
@@ -127,7 +128,8 @@ impl Settings {
     ) -> Result<Report> {
         let mut metrics = Vec::with_capacity(self.metrics.len());
         for kind in &self.metrics {
-            let measurement = kind.build(params)?.compute_observed(a, b, progress)?;
+            let metric = kind.build(params)?;
+            let measurement = error::catch_panic(|| metric.compute_observed(a, b, progress))?;
             let max = self
                 .maxima
                 .iter()

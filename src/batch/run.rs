@@ -9,6 +9,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use super::{Loaded, MassCache, Plan, Record, error_chain, lock};
 use crate::error::{Error, Result};
 use crate::metric::MetricKind;
+use crate::report::Report;
 use crate::{Params, Settings};
 
 /// How [`run`] runs.
@@ -269,7 +270,7 @@ fn compute<'p>(
 ) -> Record<'p> {
     let (a, b, id) = plan.entry(i);
     let (a_name, b_name) = (&plan.inputs[a], &plan.inputs[b]);
-    let outcome = (|| {
+    let outcome = guarded(|| {
         if last_a.as_ref().is_none_or(|(j, _)| *j != a) {
             *last_a = Some((a, cache.get(a)));
         }
@@ -293,7 +294,7 @@ fn compute<'p>(
         settings
             .report(params, [a_name, b_name], a, b)
             .map_err(|e| error_chain(&e))
-    })();
+    });
     Record {
         index: i,
         id,
@@ -303,9 +304,38 @@ fn compute<'p>(
     }
 }
 
+/// A pair's outcome, with a panic inside `f` (a bug) turned into an error record's reason
+/// (`internal error: …`), so that the run goes on with the next pair.
+fn guarded(
+    f: impl FnOnce() -> std::result::Result<Report, String>,
+) -> std::result::Result<Report, String> {
+    crate::error::catch_panic(|| Ok(f())).unwrap_or_else(|e| Err(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_pair_becomes_an_error_reason() {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let got = guarded(|| panic!("index out of bounds: the len is 3 but the index is 7"));
+        let nested = guarded(|| {
+            use rayon::prelude::*;
+            (0..8)
+                .into_par_iter()
+                .for_each(|i| assert!(i < 5, "lane {i}"));
+            Err("unreachable".into())
+        });
+        std::panic::set_hook(hook);
+        assert_eq!(
+            got.unwrap_err(),
+            "internal error: index out of bounds: the len is 3 but the index is 7"
+        );
+        assert!(nested.unwrap_err().starts_with("internal error: lane "));
+        assert_eq!(guarded(|| Err("no".into())).unwrap_err(), "no");
+    }
 
     /// Collects what a run hands over: `(first, count, ids)` per run.
     #[derive(Default)]

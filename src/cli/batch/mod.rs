@@ -190,7 +190,7 @@ pub fn run(argv: &[OsString]) -> ExitCode {
     match run_batch(&args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("imgdist: {err:#}");
+            eprintln!("{}", super::error_line(&err));
             ExitCode::from(2)
         }
     }
