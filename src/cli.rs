@@ -205,13 +205,17 @@ impl MetricArgs {
 impl Config {
     fn from_args(args: Args) -> Result<Config> {
         let mut settings = args.metric.settings()?;
+        let outputs: Vec<(&'static str, &std::path::Path)> = [
+            ("--plot", &args.plot),
+            ("--dump-plan", &args.metric.dump_plan),
+            ("--dump-duals", &args.metric.dump_duals),
+        ]
+        .into_iter()
+        .filter_map(|(option, path)| Some((option, path.as_deref()?)))
+        .collect();
+        imgdist::files::check_outputs(&outputs, &[args.a.as_ref(), args.b.as_ref()])?;
         if let Some(path) = &args.plot {
             imgdist::plot::check_png_path(path, "--plot")?;
-            for input in [&args.a, &args.b] {
-                if same_file(path, input.as_ref()) {
-                    bail!("--plot {} would overwrite an input", path.display());
-                }
-            }
             if settings.params.emd_plan == EmdPlan::None {
                 settings.params.emd_plan = EmdPlan::Picture;
             }
@@ -225,14 +229,6 @@ impl Config {
             dump_duals: args.metric.dump_duals,
             dump_plan: args.metric.dump_plan,
         })
-    }
-}
-
-/// True when both paths name one existing file.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
     }
 }
 

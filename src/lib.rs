@@ -29,6 +29,7 @@
 
 pub mod batch;
 pub mod error;
+pub mod files;
 pub mod load;
 pub mod mass;
 pub mod matrix;

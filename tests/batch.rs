@@ -771,3 +771,39 @@ fn jobs_are_capped_at_four_per_core() {
         )
     );
 }
+
+/// `--matrix` and `--matrix-plot` never land on an input, the manifest, an earlier output or
+/// each other: refused before any work, every file left as it was.
+#[test]
+fn matrix_outputs_never_overwrite_what_the_run_reads() {
+    let dir = folder_of(&SMALL);
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let done = write(dir.path(), "done.jsonl", "");
+    let image = p("moon_32.png");
+    let before = std::fs::read(&image).unwrap();
+    let inputs: Vec<String> = SMALL.iter().map(|n| p(n)).collect();
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let m_png = p("m.png");
+    for (extra, needle) in [
+        (vec!["--matrix", &image], "invalid --matrix: "),
+        (vec!["--matrix-plot", &image], "would overwrite the input"),
+        (
+            vec!["--skip-done", &done, "--matrix", &done],
+            "would overwrite the input",
+        ),
+        (
+            vec!["--matrix", &m_png, "--matrix-plot", &m_png],
+            "is also the file of --matrix",
+        ),
+    ] {
+        let args = [&["--all-pairs"], &inputs[..], &["-m", "tv"], &extra[..]].concat();
+        let out = batch(&args, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "no pair ran: {args:?}");
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    }
+    assert_eq!(std::fs::read(&image).unwrap(), before);
+    assert_eq!(std::fs::read_to_string(&done).unwrap(), "");
+    assert!(!dir.path().join("m.png").exists());
+}

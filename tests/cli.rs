@@ -635,3 +635,38 @@ fn emd_of_one_picture_in_two_formats_is_zero() {
         }
     }
 }
+
+/// No output lands on an input or on another output; the refusal comes before any work, so
+/// every file is left as it was.
+#[test]
+fn outputs_never_overwrite_inputs_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.png");
+    std::fs::copy(data("camera_32.png"), &a).unwrap();
+    let before = std::fs::read(&a).unwrap();
+    let a = a.to_str().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let (x_csv, x_png) = (at("x.csv"), at("x.png"));
+    let x_csv_again = dir.path().join(".").join("x.csv").display().to_string();
+    for (option, extra, needle) in [
+        ("--dump-plan", vec![a], "invalid --dump-plan"),
+        ("--dump-duals", vec![a], "would overwrite the input"),
+        (
+            "--dump-plan",
+            vec![&x_csv, "--dump-duals", &x_csv_again],
+            "invalid --dump-duals",
+        ),
+        (
+            "--dump-plan",
+            vec![&x_png, "--plot", &x_png],
+            "is also the file of --plot",
+        ),
+    ] {
+        let mut args = vec!["moon_32.png", a, "-m", "emd", option];
+        args.extend(extra);
+        fails_with(&args, needle);
+    }
+    assert_eq!(std::fs::read(a).unwrap(), before);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing was written");
+}

@@ -223,7 +223,7 @@ fn an_unwritable_picture_is_an_error() {
             "--plot",
             copy.to_str().unwrap(),
         ],
-        "would overwrite an input",
+        "would overwrite the input",
     );
     assert_eq!(std::fs::read(&copy).unwrap(), before);
     // A failure to compute writes no picture.

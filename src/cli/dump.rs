@@ -30,10 +30,7 @@ pub fn plan_csv(s: &Sparse) -> String {
     out
 }
 
-/// Writes `text` to `path`.
+/// Writes `text` to `path`, whole or not at all.
 pub fn write(path: &Path, text: &str) -> Result<(), imgdist::Error> {
-    std::fs::write(path, text).map_err(|source| imgdist::Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    imgdist::files::write_atomically(path, |w| w.write_all(text.as_bytes()))
 }

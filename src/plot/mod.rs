@@ -27,8 +27,7 @@
 //! # Ok::<(), imgdist::Error>(())
 //! ```
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::Path;
 
 use image::RgbImage;
@@ -65,21 +64,18 @@ pub fn check_png_path(path: &Path, option: &'static str) -> Result<()> {
     }
 }
 
-/// Writes a picture to `path` as PNG.
+/// Writes a picture to `path` as PNG, whole or not at all
+/// ([`crate::files::write_atomically`]).
 ///
 /// # Errors
 /// [`Error::Write`] if the file cannot be created or written.
 pub fn write_png(path: &Path, picture: &RgbImage) -> Result<()> {
-    let write_error = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = BufWriter::new(File::create(path).map_err(write_error)?);
-    let encoder =
-        PngEncoder::new_with_quality(&mut file, CompressionType::Fast, FilterType::Adaptive);
-    picture.write_with_encoder(encoder).map_err(|e| match e {
-        image::ImageError::IoError(e) => write_error(e),
-        e => write_error(io::Error::other(e)),
-    })?;
-    file.flush().map_err(write_error)
+    crate::files::write_atomically(path, |file| {
+        let encoder =
+            PngEncoder::new_with_quality(file, CompressionType::Fast, FilterType::Adaptive);
+        picture.write_with_encoder(encoder).map_err(|e| match e {
+            image::ImageError::IoError(e) => e,
+            e => io::Error::other(e),
+        })
+    })
 }

@@ -241,6 +241,24 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         jobs = most;
     }
     let mut plan = plan(args)?;
+    let outputs: Vec<(&'static str, &std::path::Path)> = [
+        ("--matrix", &args.matrix),
+        ("--matrix-plot", &args.matrix_plot),
+    ]
+    .into_iter()
+    .filter_map(|(option, path)| Some((option, path.as_deref()?)))
+    .collect();
+    if !outputs.is_empty() {
+        // Every file the run reads: the inputs, the manifest and the earlier outputs.
+        let read: Vec<&std::path::Path> = plan
+            .inputs
+            .iter()
+            .chain(&args.inputs)
+            .map(std::path::Path::new)
+            .chain(args.skip_done.iter().map(PathBuf::as_path))
+            .collect();
+        imgdist::files::check_outputs(&outputs, &read)?;
+    }
     let mut matrix = matrix_metric.map(|_| Matrix::new(plan.inputs.clone()));
 
     if !args.skip_done.is_empty() {
@@ -302,13 +320,7 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
         bail!("cannot write the results: {err}");
     }
     if let (Some(path), Some(m)) = (&args.matrix, &output.matrix) {
-        let write_err = |source| Error::Write {
-            path: path.clone(),
-            source,
-        };
-        let mut file = BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
-        m.write_csv(&mut file).map_err(write_err)?;
-        file.flush().map_err(write_err)?;
+        imgdist::files::write_atomically(path, |file| m.write_csv(file))?;
     }
     if let (Some(path), Some(m), Some(kind)) = (&args.matrix_plot, &output.matrix, matrix_metric) {
         imgdist::plot::write_matrix_picture(path, m, kind, matrix_order)?;
