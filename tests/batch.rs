@@ -807,3 +807,34 @@ fn matrix_outputs_never_overwrite_what_the_run_reads() {
     assert_eq!(std::fs::read_to_string(&done).unwrap(), "");
     assert!(!dir.path().join("m.png").exists());
 }
+
+/// A record counts as done only with every metric of this run, computed with the same
+/// parameters and options: records of another metric or another `--proj` are computed again.
+#[test]
+fn skip_done_redoes_pairs_recorded_with_other_metrics_or_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [&["--all-pairs"], &SMALL[..]].concat();
+    let run = |extra: &[&str]| batch(&[&base[..], extra].concat(), None);
+    let sliced = run(&["-m", "sliced", "--proj", "20"]);
+    assert_eq!(sliced.status.code(), Some(0));
+    let done = write(dir.path(), "done.jsonl", &stdout(&sliced));
+    let matrix = dir.path().join("m.csv").display().to_string();
+    // Another metric: every pair is computed, and the matrix is full.
+    let tv = run(&["-m", "tv", "--skip-done", &done, "--matrix", &matrix]);
+    assert_eq!(tv.status.code(), Some(0));
+    assert_eq!(stdout(&tv).lines().count(), 6);
+    assert!(String::from_utf8_lossy(&tv.stderr).contains("6 ok records were made with other"));
+    let m = std::fs::read_to_string(&matrix).unwrap();
+    assert!(!m.contains(",,"), "no empty cell:\n{m}");
+    // Another --proj: computed again; the same settings: nothing left to do.
+    let more = run(&["-m", "sliced", "--proj", "21", "--skip-done", &done]);
+    assert_eq!(stdout(&more).lines().count(), 6);
+    let same = run(&["-m", "sliced", "--proj", "20", "--skip-done", &done]);
+    assert_eq!(
+        (same.status.code(), stdout(&same)),
+        (Some(0), String::new())
+    );
+    // Both metrics asked for, one recorded: computed again.
+    let both = run(&["-m", "sliced,tv", "--proj", "20", "--skip-done", &done]);
+    assert_eq!(stdout(&both).lines().count(), 6);
+}

@@ -289,6 +289,25 @@ impl Default for Params {
     }
 }
 
+impl Params {
+    /// The parameters `kind` reports (the JSON report's `params`) when computed with these.
+    /// Batch mode's `--skip-done` compares them with earlier records.
+    pub fn reported(&self, kind: MetricKind) -> MetricParams {
+        match kind {
+            MetricKind::Tv | MetricKind::Js | MetricKind::Hellinger => MetricParams::None(Empty {}),
+            MetricKind::Kl => MetricParams::Kl(divergence::KlParams { eps: self.eps }),
+            MetricKind::BlurL2 => MetricParams::BlurL2(blur_l2::BlurL2Params {
+                sigma: self.sigma,
+                truncate: blur_l2::TRUNCATE,
+            }),
+            MetricKind::Sliced => MetricParams::Sliced(self.sliced.clone()),
+            MetricKind::Emd => MetricParams::Emd(emd::EmdParams {
+                ground: self.ground,
+            }),
+        }
+    }
+}
+
 /// The two weight slices of masses that must share one grid, or [`Error::SizeMismatch`].
 pub(crate) fn same_shape<'m>(
     metric: MetricKind,
@@ -375,6 +394,28 @@ pub(crate) fn non_negative(name: &'static str, v: f64) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reported_params_are_what_each_metric_reports() {
+        let a = Mass::from_values(&ndarray::array![[1.0, 2.0], [0.0, 1.0]], 1, "a").unwrap();
+        let b = Mass::from_values(&ndarray::array![[0.0, 1.0], [3.0, 1.0]], 1, "b").unwrap();
+        let params = Params {
+            eps: 0.25,
+            sigma: 1.5,
+            sliced: SlicedParams {
+                projections: 7,
+                seed: 3,
+                p: 2.0,
+                angles: Angles::Random,
+            },
+            ground: Ground::Cityblock,
+            emd_plan: EmdPlan::None,
+        };
+        for &kind in MetricKind::ALL {
+            let got = kind.build(&params).unwrap().compute(&a, &b).unwrap().params;
+            assert_eq!(got, params.reported(kind), "{kind}");
+        }
+    }
 
     #[test]
     fn names_round_trip_and_unknown_lists_the_known() {

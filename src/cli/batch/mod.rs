@@ -86,7 +86,8 @@ struct BatchArgs {
     /// Only the pairs of shard K of N (0 ≤ K < N): those with fnv1a64(id) mod N = K.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
-    /// Skip the pairs recorded with status ok in this earlier JSON Lines output. Repeatable.
+    /// Skip the pairs recorded with status ok in this earlier JSON Lines output, when the record
+    /// has every metric asked for with the same parameters and options. Repeatable.
     #[arg(long, value_name = "FILE")]
     skip_done: Vec<PathBuf>,
     /// With --all-pairs: also write the square distance matrix of the first metric (CSV with a
@@ -263,12 +264,20 @@ fn run_batch(args: &BatchArgs) -> Result<ExitCode> {
 
     if !args.skip_done.is_empty() {
         let mut done = skip::Done::default();
+        let expected = skip::Expected::new(&settings);
         for path in &args.skip_done {
             let bytes = std::fs::read(path).map_err(|source| Error::Io {
                 source_name: path.display().to_string(),
                 source,
             })?;
-            done.read(&bytes, matrix_metric);
+            done.read(&bytes, &expected, matrix_metric);
+        }
+        if done.different > 0 {
+            eprintln!(
+                "imgdist: --skip-done: {} ok records were made with other metrics, parameters or \
+                 options; their pairs are computed again",
+                done.different
+            );
         }
         if let Some(m) = &mut matrix {
             done.fill_matrix(&plan, m);
