@@ -9,9 +9,10 @@ impl Plan {
     /// Parses a manifest: CSV or TSV rows `a,b[,id]` (optionally under a header naming the
     /// columns `a`, `b`, `id` in any order; other columns are ignored), or JSON Lines objects
     /// `{"a": …, "b": …, "id": …}` (`id` optional, a string or an integer). The first data line
-    /// decides: `{` means JSON Lines, a tab means TSV, otherwise CSV (with `"` quoting). Blank
+    /// decides: `{` means JSON Lines; otherwise a tab outside quotes in the first row means TSV,
+    /// else CSV (with `"` quoting). Blank
     /// lines and lines starting with `#` are skipped; a UTF-8 byte order mark and CRLF line
-    /// ends are accepted. `name` labels errors.
+    /// ends are accepted, and a quoted CSV/TSV field may hold line breaks. `name` labels errors.
     ///
     /// # Errors
     /// [`Error::Decode`] naming the line of the first malformed row or repeated id.
@@ -59,7 +60,7 @@ impl Plan {
                 lines.push(no);
             }
         } else {
-            let delim = if first.contains('\t') { '\t' } else { ',' };
+            let delim = first_delimiter(&text[text.find(first).unwrap_or(0)..]);
             let rows = delimited_rows(text, delim).map_err(|(no, r)| err(no, r))?;
             let head = &rows[0].1;
             let pos = |n: &str| head.iter().position(|h| h.eq_ignore_ascii_case(n));
@@ -96,9 +97,9 @@ impl Plan {
     }
 }
 
-/// The rows of a CSV or TSV manifest with their line numbers, blank and `#` lines left out,
-/// fields trimmed. A row is one line: a quoted field left open at the end of its line is an
-/// error, given as the line and the reason.
+/// The rows of a CSV or TSV manifest with the numbers of the lines they start on, blank and
+/// `#` lines left out, fields trimmed. A quoted field may hold line breaks (a file name may);
+/// one still open at the end of the text is an error, given as the line and the reason.
 fn delimited_rows(
     text: &str,
     delim: char,
@@ -139,7 +140,7 @@ fn delimited_rows(
         }
         let span = span.strip_suffix('\n').unwrap_or(span);
         let span = span.strip_suffix('\r').unwrap_or(span);
-        if span.contains(['\n', '\r']) || ends_in_quotes(span, delim) {
+        if ends_in_quotes(span, delim) {
             return Err((line, "unterminated quoted field".into()));
         }
         let own_line = raw.get(line - 1).copied().unwrap_or_default();
@@ -149,6 +150,21 @@ fn delimited_rows(
         rows.push((line, record.clone()));
     }
     Ok(rows)
+}
+
+/// The delimiter of a CSV or TSV text: a tab if the first row (up to its first line break
+/// outside quotes) has one outside quotes, else a comma.
+fn first_delimiter(text: &str) -> char {
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '\t' if !quoted => return '\t',
+            '\n' if !quoted => break,
+            _ => {}
+        }
+    }
+    ','
 }
 
 /// True when a quoted field is still open at the end of `row`. As in CSV, a `"` opens a quoted
@@ -243,12 +259,28 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_lines() {
+    fn quoted_fields_may_hold_line_breaks() {
+        let plan = Plan::from_manifest("a,b\n\"two\nlines.png\",c.png\r\nx,y\n", "m").unwrap();
+        assert_eq!(plan.inputs, ["two\nlines.png", "c.png", "x", "y"]);
+        let tsv = Plan::from_manifest("\"p\nq\"\tr,1\n# note\ns\tt\n", "m").unwrap();
+        assert_eq!(tsv.inputs, ["p\nq", "r,1", "s", "t"]);
+        let csv = Plan::from_manifest("\"p\tq\",r\n", "m").unwrap();
+        assert_eq!(csv.inputs, ["p\tq", "r"]);
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
+        // Rows are numbered by the line they start on, counting the breaks inside fields.
         assert_eq!(
-            err("x,y\n\"a\nb\",c\n"),
+            err("x,y\n\"a\nb\",c\nz\n"),
+            "m: line 4: 1 fields; expected a,b[,id]"
+        );
+        assert_eq!(
+            err("x,y\n\"a\nb,c\n"),
             "m: line 2: unterminated quoted field"
         );
+    }
+
+    #[test]
+    fn rows_and_their_line_numbers() {
+        let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
         assert_eq!(
             err("x,y\n  # note\n\n\"a,b"),
             "m: line 4: unterminated quoted field"
