@@ -93,6 +93,7 @@ impl Settings {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
+        metric::limits::check_max_pixels(self.load.max_pixels)?;
         if self.load.downscale == 0 {
             return Err(Error::InvalidParameter {
                 name: "--downscale",

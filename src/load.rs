@@ -80,6 +80,7 @@ impl Default for LoadOptions {
 /// # Errors
 /// Any [`Error`] of reading, decoding, the pixel limit, or zero mass.
 pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
+    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
     let name = source.name();
     let bytes = match source {
         Source::Path(path) => read_file(path, &name)?,
@@ -114,6 +115,7 @@ pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Re
             reason: "must be at least 1".into(),
         });
     }
+    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
     if bytes.is_empty() {
         return Err(decode_err(name, "empty input"));
     }

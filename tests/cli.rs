@@ -670,3 +670,38 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "nothing was written");
 }
+
+/// Runs that would need hours or more than about 8 GB are refused before the work, naming
+/// the option to change.
+#[test]
+fn limits_refuse_before_the_work_and_name_the_option() {
+    fails_with(
+        &["camera_32.png", "moon_32.png", "--max-pixels", "300000000"],
+        "invalid --max-pixels: 300000000 is above 268435456",
+    );
+    fails_with(
+        &["camera_32.png", "moon_32.png", "--proj", "100000000"],
+        "invalid --proj: 100000000 is above the limit of 67108864",
+    );
+    fails_with(
+        &["camera_299.png", "moon_299.png", "--proj", "60000000"],
+        "cell·directions, above the limit of 2.2e12 (hours of work); use --proj 24597300 or fewer, or --downscale 2",
+    );
+    // A grid past the cityblock limit (1024²) of the exact EMD.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.png");
+    image::GrayImage::from_fn(1100, 1000, |x, y| image::Luma([((x ^ y) & 0xff) as u8]))
+        .save(&big)
+        .unwrap();
+    fails_with(
+        &[
+            big.to_str().unwrap(),
+            "camera_32.png",
+            "-m",
+            "emd",
+            "--ground",
+            "cityblock",
+        ],
+        "exact cityblock EMD on a grid of 1100000 cells is above the limit of 1048576",
+    );
+}

@@ -199,11 +199,14 @@ pub struct EmdResult {
 /// Solves the exact transport problem between `a` and `b`.
 ///
 /// # Errors
-/// [`Error::ProblemTooLarge`] above the dense limit; [`Error::Solver`] if the solver fails.
+/// [`Error::ProblemTooLarge`] above the cell limits
+/// ([`PRICED_CELL_LIMIT`], [`super::limits::CITYBLOCK_CELL_LIMIT`]); [`Error::Solver`] if the
+/// solver fails.
 pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
     if ground == Ground::Cityblock
         && let Some((a, b)) = Mass::on_common_grid(a, b)
     {
+        super::limits::check_cityblock_cells(a.len())?;
         let grid = Grid4::new(a.row_coords(), a.col_coords());
         let supply = difference(&a, &b);
         use crate::ot::network_simplex::ArcSet;

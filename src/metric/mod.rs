@@ -25,6 +25,7 @@ use crate::mass::Mass;
 pub mod blur_l2;
 pub mod divergence;
 pub mod emd;
+pub mod limits;
 pub mod sliced;
 pub mod tv;
 

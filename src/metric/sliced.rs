@@ -131,14 +131,11 @@ impl Sliced {
     /// Validates the parameters.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `projections` is 0 or `p` is not a finite number ≥ 1.
+    /// [`Error::InvalidParameter`] if `projections` is 0 or above
+    /// [`limits::MAX_PROJECTIONS`](super::limits::MAX_PROJECTIONS), or `p` is not a finite
+    /// number ≥ 1.
     pub fn new(params: SlicedParams) -> Result<Sliced> {
-        if params.projections == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--proj",
-                reason: "must be at least 1".into(),
-            });
-        }
+        super::limits::check_projections(params.projections)?;
         if !(params.p.is_finite() && params.p >= 1.0) {
             return Err(Error::InvalidParameter {
                 name: "--p",
@@ -438,6 +435,8 @@ impl Metric for Sliced {
 
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
         let p = &self.params;
+        let (rows, cols) = (a.shape().0.max(b.shape().0), a.shape().1.max(b.shape().1));
+        super::limits::check_sliced_work(rows * cols, p.projections)?;
         let angles = p.angles.generate(p.projections, p.seed);
         let result = sliced_wasserstein(a, b, &angles, p.p);
         let mut m = Measurement::new(result.value, MetricParams::Sliced(p.clone()));
