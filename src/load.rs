@@ -122,10 +122,11 @@ pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Re
     let values = if matches!(ext, "csv" | "tsv" | "txt") {
         parse_matrix(bytes, name, opts)?
     } else if image::guess_format(bytes).is_ok() {
-        decode_image(bytes, name, opts)?
-    } else if image::ImageFormat::from_extension(ext).is_some() {
-        // A known image extension but unrecognised content: let the decoder explain.
-        decode_image(bytes, name, opts)?
+        decode_image(bytes, name, None, opts)?
+    } else if let Some(format) = image::ImageFormat::from_extension(ext) {
+        // No signature the content can be recognised by (TGA has none): the extension decides,
+        // and the decoder explains content that is not of that format.
+        decode_image(bytes, name, Some(format), opts)?
     } else {
         parse_matrix(bytes, name, opts).map_err(|err| match err {
             Error::Decode { reason, .. } => decode_err(
@@ -162,11 +163,18 @@ fn decode_err(name: &str, reason: &str) -> Error {
     }
 }
 
-fn decode_image(bytes: &[u8], name: &str, opts: &LoadOptions) -> Result<Array2<f64>> {
-    let reader = || {
-        ImageReader::new(Cursor::new(bytes))
+/// Decodes an image whose format is `format`, or recognised from its content when `None`.
+fn decode_image(
+    bytes: &[u8],
+    name: &str,
+    format: Option<image::ImageFormat>,
+    opts: &LoadOptions,
+) -> Result<Array2<f64>> {
+    let reader = || match format {
+        Some(format) => Ok(ImageReader::with_format(Cursor::new(bytes), format)),
+        None => ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| decode_err(name, &e.to_string()))
+            .map_err(|e| decode_err(name, &e.to_string())),
     };
     let (w, h) = reader()?
         .into_dimensions()
@@ -396,6 +404,22 @@ mod tests {
             load_bytes(&png(img), "big", "png", &small),
             Err(Error::TooLarge { pixels: 100, .. })
         ));
+    }
+
+    #[test]
+    fn formats_without_a_signature_are_read_by_extension() {
+        let img = image::RgbaImage::from_pixel(3, 2, image::Rgba([255, 255, 255, 255]));
+        let mut tga = Cursor::new(Vec::new());
+        DynamicImage::ImageRgba8(img)
+            .write_to(&mut tga, image::ImageFormat::Tga)
+            .unwrap();
+        let tga = tga.into_inner();
+        assert!(image::guess_format(&tga).is_err(), "TGA has no signature");
+        let m = load_bytes(&tga, "t.tga", "tga", &opts()).unwrap();
+        assert_eq!(m.pixel_shape(), (2, 3));
+        assert_eq!(m.raw_total(), 6.0);
+        let err = load_bytes(b"\x00\x01 not a picture", "t.tga", "tga", &opts()).unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     }
 
     #[test]

@@ -46,13 +46,19 @@ pub struct KlParams {
 }
 
 /// `x ln(x / y)` with the conventions `0 ln(0/y) = 0` and `x ln(x/0) = +∞` for `x > 0`.
+/// A ratio beyond the floating-point range (a subnormal `y`) is taken as `ln x − ln y`.
 fn rel_entr(x: f64, y: f64) -> f64 {
     if x == 0.0 {
         0.0
     } else if y == 0.0 {
         f64::INFINITY
     } else {
-        x * (x / y).ln()
+        let ratio = x / y;
+        if ratio.is_finite() && ratio > 0.0 {
+            x * ratio.ln()
+        } else {
+            x * (x.ln() - y.ln())
+        }
     }
 }
 
@@ -171,6 +177,18 @@ mod tests {
         let v = Kl::new(1.0).unwrap().compute(&p, &q).unwrap().value;
         close(v, 0.5 * (0.75f64).ln() + 0.5 * (1.5f64).ln());
         assert!(Kl::new(-1.0).is_err() && Kl::new(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn kl_is_finite_where_q_is_tiny_but_not_zero() {
+        // q's first weight is 1e-314 (subnormal): p/q overflows, ln p − ln q does not.
+        let (p, q) = (mass(&[1.0, 0.0]), mass(&[1e-320, 1e-6]));
+        let q0 = q.as_slice()[0];
+        assert!(q0 > 0.0 && (1.0 / q0).is_infinite(), "{q0:e}");
+        close(
+            Kl::new(0.0).unwrap().compute(&p, &q).unwrap().value,
+            -q0.ln(),
+        );
     }
 
     #[test]
