@@ -22,6 +22,7 @@ impl Plan {
             reason: format!("line {line}: {reason}"),
         };
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = &lone_carriage_returns_as_newlines(text);
         let skipped = |line: &str| line.trim().is_empty() || line.trim_start().starts_with('#');
         let Some(first) = text.lines().find(|l| !skipped(l)) else {
             return Ok(Plan::default());
@@ -62,7 +63,9 @@ impl Plan {
         } else {
             let delim = first_delimiter(&text[text.find(first).unwrap_or(0)..]);
             let rows = delimited_rows(text, delim).map_err(|(no, r)| err(no, r))?;
-            let head = &rows[0].1;
+            let Some((_, head)) = rows.first() else {
+                return Ok(Plan::default());
+            };
             let pos = |n: &str| head.iter().position(|h| h.eq_ignore_ascii_case(n));
             let (columns, body) = match (pos("a"), pos("b")) {
                 (Some(a), Some(b)) => ((a, b, pos("id")), &rows[1..]),
@@ -150,6 +153,30 @@ fn delimited_rows(
         rows.push((line, record.clone()));
     }
     Ok(rows)
+}
+
+/// `text` with every carriage return that does not start a CRLF, outside quotes, turned into a
+/// line feed: a lone CR ends a line (as in old Mac text), for the line count and the reader
+/// alike.
+fn lone_carriage_returns_as_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    let lone = |i: usize| text.as_bytes().get(i + 1) != Some(&b'\n');
+    if !text.bytes().enumerate().any(|(i, b)| b == b'\r' && lone(i)) {
+        return text.into();
+    }
+    let mut quoted = false;
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '\r' if !quoted && lone(i) => {
+                out.push('\n');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out.into()
 }
 
 /// The delimiter of a CSV or TSV text: a tab if the first row (up to its first line break
@@ -256,6 +283,23 @@ mod tests {
         let quoted =
             Plan::from_manifest("a,b\r\n\"x,1.png\",\"y \"\"2\"\".png\"\r\n", "m").unwrap();
         assert_eq!(quoted.inputs, ["x,1.png", "y \"2\".png"]);
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        assert_eq!(
+            Plan::from_manifest("\rx.csv,y.csv\n", "m").unwrap().inputs,
+            ["x.csv", "y.csv"]
+        );
+        let plan = Plan::from_manifest("a.csv,b.csv,p1\n\ra.csv,b.csv,p2\rc,d\n", "m").unwrap();
+        assert_eq!(plan.len(), 3);
+        let err = Plan::from_manifest("x,y\rz\n", "m")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "m: line 2: 1 fields; expected a,b[,id]");
+        let quoted = Plan::from_manifest("\"p\rq\",r\n", "m").unwrap();
+        assert_eq!(quoted.inputs, ["p\rq", "r"]);
+        assert!(Plan::from_manifest("\r\r", "m").unwrap().is_empty());
     }
 
     #[test]
