@@ -11,7 +11,8 @@
 //! estimates `p̂, q̂`, it is a smoothed density distance. Units: mass per cell; symmetric, a metric
 //! for σ > 0. σ is given in original pixel units; on a `K`-downscaled grid the filter uses σ/K
 //! cells. Both grids must have the same size. As σ grows past the image size the blurred masses
-//! both approach their (equal) means and the value falls towards 0, like 1/σ.
+//! both approach their (equal) means and the value falls towards 0, as 1/σ at most (not
+//! monotonically: which residues the cut-off taps land on changes the constant).
 //!
 //! Cost: two separable 1-D passes over the difference `p − q` (the filter is linear, so one
 //! filtered image suffices). A kernel of at most [`DIRECT_TAPS`] taps is applied as it is,

@@ -218,9 +218,9 @@ fn tail_by_euler_maclaurin(h: usize, sigma: f64, u: f64, ga: f64) -> (Vec<f64>, 
     let mut correction = 0.5;
     let (mut he_prev, mut he) = (1.0, u); // He_0, He_1
     let (mut power, mut factorial) = (1.0 / sigma, 2.0);
-    for j in 2..BERNOULLI.len() {
+    for (j, bernoulli) in BERNOULLI.iter().enumerate().skip(2) {
         // g^{(j−1)} = (−1/σ)^{j−1} He_{j−1} g; only even j contribute, where (−1)^{j−1} = −1.
-        let term = BERNOULLI[j] / factorial * power * he;
+        let term = bernoulli / factorial * power * he;
         correction += term;
         if j % 2 == 0 && term.abs() < 1e-20 {
             break;
@@ -509,7 +509,7 @@ mod tests {
 
     #[test]
     fn radius_follows_scipy_also_past_the_integers_of_i64() {
-        assert_eq!(radius_mod(2.0, 10), (8 % 10, 9.0 / 2.0));
+        assert_eq!(radius_mod(2.0, 10), (8, 9.0 / 2.0));
         // R = 4·10⁹ = 2¹¹·5⁹ ≡ 0 (mod 64); for σ = 2¹⁰⁰⁰·3, R = 4σ ≡ 0 (mod 2^k), and
         // 4σ overflows at σ = f64::MAX, where R is still 4σ.
         assert_eq!(radius_mod(1e9, 64).0, 0);
