@@ -206,6 +206,10 @@ struct Term {
 /// `W_p^p` is used as it is between these bounds (or at exactly 0).
 const PLAIN_RANGE: std::ops::RangeInclusive<f64> = 1e-150..=1e150;
 
+/// Past this p the plain `W_p^p` is not tried: on any image of more than a few pixels it
+/// leaves [`PLAIN_RANGE`] (`64^64 > 10¹¹⁵`, `300^64 > 10¹⁵⁰`).
+const PLAIN_MAX_P: f64 = 64.0;
+
 impl Term {
     /// `W₁`, which never leaves the range on a grid.
     fn w1(w: f64) -> Term {
@@ -215,9 +219,10 @@ impl Term {
         }
     }
 
-    /// From the plain `W_p^p` when it is in range, else from `scaled()`, the distance computed
-    /// scaled by the largest displacement.
-    fn new(pp: f64, p: f64, scaled: impl FnOnce() -> f64) -> Term {
+    /// From the plain `W_p^p` (computed by `plain()` for p up to [`PLAIN_MAX_P`]) when it is in
+    /// range, else from `scaled()`, the distance computed scaled by the largest displacement.
+    fn new(plain: impl FnOnce() -> f64, p: f64, scaled: impl FnOnce() -> f64) -> Term {
+        let pp = if p <= PLAIN_MAX_P { plain() } else { f64::NAN };
         if PLAIN_RANGE.contains(&pp) {
             return Term {
                 power: Some(pp),
@@ -457,9 +462,11 @@ fn sorted_profile(
                 cb[k] = sb;
             }
             ws.order = order;
-            Term::new(wasserstein_pp_cumulative(x, ca, cb, p), p, || {
-                wasserstein_p_cumulative_scaled(x, ca, cb, p)
-            })
+            Term::new(
+                || wasserstein_pp_cumulative(x, ca, cb, p),
+                p,
+                || wasserstein_p_cumulative_scaled(x, ca, cb, p),
+            )
         })
         .collect()
 }
@@ -493,9 +500,11 @@ fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
         .map(|&theta| {
             let (xa, wa) = sorted(a, theta);
             let (xb, wb) = sorted(b, theta);
-            Term::new(wasserstein_pp_sorted(&xa, &wa, &xb, &wb, p), p, || {
-                wasserstein_p_sorted_scaled(&xa, &wa, &xb, &wb, p)
-            })
+            Term::new(
+                || wasserstein_pp_sorted(&xa, &wa, &xb, &wb, p),
+                p,
+                || wasserstein_p_sorted_scaled(&xa, &wa, &xb, &wb, p),
+            )
         })
         .collect()
 }

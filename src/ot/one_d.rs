@@ -86,7 +86,19 @@ pub fn wasserstein_p_cumulative_scaled(x: &[f64], ca: &[f64], cb: &[f64], p: f64
     if top == 0.0 {
         return 0.0;
     }
-    top * merge_lanes(x, ca, cb, |d| (d.abs() / top).powf(p)).powf(1.0 / p)
+    let negligible = negligible_ratio(p);
+    let cost = |d: f64| {
+        let r = d.abs() / top;
+        if r < negligible { 0.0 } else { r.powf(p) }
+    };
+    top * merge_lanes(x, ca, cb, cost).powf(1.0 / p)
+}
+
+/// Below this `|d|/M` a term `(|d|/M)^p` is under 10⁻⁴⁰ and is taken as 0 without computing the
+/// power (most of them, for large p); the largest term is 1 times its mass, which is never
+/// that small.
+fn negligible_ratio(p: f64) -> f64 {
+    (1e-40f64).powf(1.0 / p)
 }
 
 /// The largest `|x_i − x_j|` over the steps of positive mass of the quantile merge on running
@@ -232,7 +244,13 @@ pub fn wasserstein_p_sorted_scaled(xa: &[f64], wa: &[f64], xb: &[f64], wb: &[f64
         return 0.0;
     }
     let mut total = 0.0;
-    for_each_match(a(), b(), |m, d| total += m * (d.abs() / top).powf(p));
+    let negligible = negligible_ratio(p);
+    for_each_match(a(), b(), |m, d| {
+        let r = d.abs() / top;
+        if r >= negligible {
+            total += m * r.powf(p);
+        }
+    });
     top * total.powf(1.0 / p)
 }
 
