@@ -466,6 +466,53 @@ fn sliced_accepts_different_sizes_and_downscale() {
 }
 
 #[test]
+fn blur_l2_with_a_kernel_far_wider_than_the_image() {
+    // 2R + 1 = 8·10⁹ + 1 taps, and R past every integer type: folded onto the image's period.
+    let mut last = f64::INFINITY;
+    for sigma in ["1e9", "1e300", "1.7e308"] {
+        let j = json_of(&[
+            "camera_32.png",
+            "moon_32.png",
+            "-m",
+            "blur-l2",
+            "--sigma",
+            sigma,
+        ]);
+        let v = j["metrics"]["blur-l2"]["value"].as_f64().unwrap();
+        assert!(
+            v.is_finite() && v > 0.0 && v < last,
+            "σ={sigma}: {v} (before: {last})"
+        );
+        last = v;
+    }
+}
+
+#[test]
+fn sliced_large_p_stays_positive_and_grows_with_p() {
+    // W_p^p per direction over- and underflows here (|d|^200 for |d| up to 420 px).
+    for (a, b, large, side) in [
+        ("camera_299.png", "moon_299.png", "200", 299.0),
+        ("camera_32.png", "moon_32.png", "450", 32.0),
+    ] {
+        let value = |p: &str| {
+            let j = json_of(&[a, b, "-m", "sliced", "--p", p]);
+            let s = &j["metrics"]["sliced"];
+            assert!(
+                s["details"]["std_error"].as_f64().unwrap().is_finite(),
+                "{s}"
+            );
+            s["value"].as_f64().unwrap()
+        };
+        let (moderate, big) = (value("20"), value(large));
+        let diagonal = f64::hypot(side - 1.0, side - 1.0);
+        assert!(
+            big.is_finite() && big > 0.0 && big >= moderate && big <= diagonal,
+            "{a} p={large}: {big} (p=20: {moderate}, diagonal {diagonal})"
+        );
+    }
+}
+
+#[test]
 fn sliced_bad_parameters() {
     fails_with(
         &["camera_32.png", "camera_32.png", "--proj", "0"],

@@ -88,3 +88,34 @@ fn downscaled_grid_matches_the_fixture_grid() {
         )
     );
 }
+
+#[test]
+fn blur_l2_with_kernels_far_wider_than_the_image_equals_50_digit_sums() {
+    // The value is carried by the kernel's truncation ripple, some 10⁻⁴/σ of each weight, so
+    // summing the taps in floating point would not resolve it; the fixture sums them per residue
+    // class at 50 + log10(σ) digits (tests/reference/make_blur_reference.py).
+    let fixture = reference("mpmath_blur_wide.json");
+    for case in fixture["cases"].as_array().unwrap() {
+        let matrix = |key: &str| {
+            let rows = case[key].as_array().unwrap();
+            let cols = rows[0].as_array().unwrap().len();
+            let values = rows
+                .iter()
+                .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()));
+            let array = ndarray::Array2::from_shape_vec((rows.len(), cols), values.collect());
+            Mass::from_values(&array.unwrap(), 1, key).unwrap()
+        };
+        let (a, b) = (matrix("a"), matrix("b"));
+        for blur in case["blur_l2"].as_array().unwrap() {
+            let sigma = blur["sigma"].as_f64().unwrap();
+            let want: f64 = blur["value"].as_str().unwrap().parse().unwrap();
+            let params = Params {
+                sigma,
+                ..Params::default()
+            };
+            let got = value(MetricKind::BlurL2, &params, &a, &b);
+            let what = format!("blur-l2 {} σ={sigma}", case["name"]);
+            assert_rel(got, want, 1e-12, &what);
+        }
+    }
+}

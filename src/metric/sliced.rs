@@ -13,6 +13,13 @@
 //! over directions / √L) is carried to `SW_p` by the delta method; for `uniform` it is a
 //! conservative (too large) bound, since stratified angles err much less than random ones.
 //!
+//! Any finite p ≥ 1: `SW_p` grows with p towards the largest `W_∞(θ)`, never past the largest
+//! distance on the grid. While `W_p^p` stays well inside the floating-point range (always for the
+//! usual p = 1, 2) it is summed as the definition reads; when it would over- or underflow
+//! (`300^200`), each direction's `W_p(θ)` is computed scaled by its largest matched displacement
+//! and the directions are combined as `SW_p = M · ((1/L) Σ (W_p(θ)/M)^p)^(1/p)`,
+//! `M = max W_p(θ)`, the standard error likewise.
+//!
 //! Cost: both masses live on one grid, so per direction ONE ordering of the projected cell
 //! positions serves both. For p = 1 no full ordering is needed (an O(N) bucketed pass, see
 //! [`W1Unsorted`]). For p > 1 the ordering of a grid with uniform spacing comes straight from its
@@ -41,7 +48,8 @@ use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::lattice::LatticeOrder;
 use crate::ot::one_d::{
-    BucketGroups, W1Unsorted, wasserstein_pp_cumulative, wasserstein_pp_sorted,
+    BucketGroups, W1Unsorted, wasserstein_p_cumulative_scaled, wasserstein_p_sorted_scaled,
+    wasserstein_pp_cumulative, wasserstein_pp_sorted,
 };
 
 /// How projection directions are chosen.
@@ -117,7 +125,7 @@ impl Default for SlicedParams {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SlicedDetails {
     /// Monte-Carlo standard error of the value, from the spread of `W_p^p(θ)` over the
-    /// directions (delta method).
+    /// directions (delta method; computed scaled when `W_p^p` leaves the floating-point range).
     pub std_error: f64,
 }
 
@@ -153,7 +161,7 @@ pub struct SlicedResult {
     pub value: f64,
     /// Monte-Carlo standard error of `value`.
     pub std_error: f64,
-    /// `W_p^p(θ_l)` for each direction, in the order of the angles.
+    /// `W_p(θ_l)` for each direction, in pixels, in the order of the angles.
     pub per_direction: Vec<f64>,
 }
 
@@ -163,20 +171,10 @@ pub struct Profile {
     /// The directions θ_l in radians, in `[0, π)`, in the order they were drawn (not sorted
     /// for [`Angles::Random`]).
     pub angles: Vec<f64>,
-    /// `W_p^p(θ_l)` for each direction: the terms whose mean is `SW_p^p`.
+    /// `W_p(θ_l)` for each direction, in pixels: `SW_p` is their power mean of order p.
     pub per_direction: Vec<f64>,
     /// The order p.
     pub p: f64,
-}
-
-impl Profile {
-    /// `W_p(θ_l)` for each direction, in pixels.
-    pub fn distances(&self) -> Vec<f64> {
-        self.per_direction
-            .iter()
-            .map(|w| w.max(0.0).powf(1.0 / self.p))
-            .collect()
-    }
 }
 
 /// `SW_p` between `a` and `b` over the directions `angles` (radians), with its standard error.
@@ -194,15 +192,68 @@ pub fn sliced_wasserstein(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> SlicedR
     summarise(per_direction, p)
 }
 
-fn summarise(per_direction: Vec<f64>, p: f64) -> SlicedResult {
-    let l = per_direction.len() as f64;
-    let mean = per_direction.iter().sum::<f64>() / l;
-    let var = if per_direction.len() > 1 {
-        per_direction
-            .iter()
-            .map(|w| (w - mean) * (w - mean))
-            .sum::<f64>()
-            / (l - 1.0)
+/// One direction's transport cost: `W_p^p` while it is comfortably inside the floating-point
+/// range (its square too, for the spread), and `W_p` always.
+#[derive(Debug, Clone, Copy)]
+struct Term {
+    power: Option<f64>,
+    distance: f64,
+}
+
+/// `W_p^p` is used as it is between these bounds (or at exactly 0).
+const PLAIN_RANGE: std::ops::RangeInclusive<f64> = 1e-150..=1e150;
+
+/// Past this p the plain `W_p^p` is not tried: on any image of more than a few pixels it
+/// leaves [`PLAIN_RANGE`] (`64^64 > 10¹¹⁵`, `300^64 > 10¹⁵⁰`).
+const PLAIN_MAX_P: f64 = 64.0;
+
+impl Term {
+    /// `W₁`, which never leaves the range on a grid.
+    fn w1(w: f64) -> Term {
+        Term {
+            power: Some(w),
+            distance: w,
+        }
+    }
+
+    /// From the plain `W_p^p` (computed by `plain()` for p up to [`PLAIN_MAX_P`]) when it is in
+    /// range, else from `scaled()`, the distance computed scaled by the largest displacement.
+    fn new(plain: impl FnOnce() -> f64, p: f64, scaled: impl FnOnce() -> f64) -> Term {
+        let pp = if p <= PLAIN_MAX_P { plain() } else { f64::NAN };
+        if PLAIN_RANGE.contains(&pp) {
+            return Term {
+                power: Some(pp),
+                distance: if p == 1.0 { pp } else { pp.powf(1.0 / p) },
+            };
+        }
+        // Out of range, or 0: exactly 0 only when nothing moves.
+        let distance = scaled();
+        Term {
+            power: (distance == 0.0).then_some(0.0),
+            distance,
+        }
+    }
+}
+
+fn summarise(terms: Vec<Term>, p: f64) -> SlicedResult {
+    let per_direction: Vec<f64> = terms.iter().map(|t| t.distance).collect();
+    let (value, std_error) = match terms.iter().map(|t| t.power).collect::<Option<Vec<f64>>>() {
+        Some(powers) => plain_summary(&powers, p),
+        None => scaled_summary(&per_direction, p),
+    };
+    SlicedResult {
+        value,
+        std_error,
+        per_direction,
+    }
+}
+
+/// `SW_p` and its standard error from the `W_p^p(θ)`.
+fn plain_summary(powers: &[f64], p: f64) -> (f64, f64) {
+    let l = powers.len() as f64;
+    let mean = powers.iter().sum::<f64>() / l;
+    let var = if powers.len() > 1 {
+        powers.iter().map(|w| (w - mean) * (w - mean)).sum::<f64>() / (l - 1.0)
     } else {
         0.0
     };
@@ -214,11 +265,30 @@ fn summarise(per_direction: Vec<f64>, p: f64) -> SlicedResult {
     } else {
         0.0
     };
-    SlicedResult {
-        value,
-        std_error,
-        per_direction,
+    (value, std_error)
+}
+
+/// [`plain_summary`] from the `W_p(θ)` themselves, for any p: with `M = max W_p(θ)` and
+/// `v = (W_p(θ)/M)^p ∈ [0, 1]` (the largest is 1, so `mean v ≥ 1/L`),
+/// `SW_p = M · (mean v)^(1/p)` and the standard error `M · se(mean v) · (mean v)^(1/p − 1)/p`.
+fn scaled_summary(distances: &[f64], p: f64) -> (f64, f64) {
+    let top = distances.iter().fold(0.0f64, |m, &w| m.max(w));
+    if top == 0.0 {
+        return (0.0, 0.0);
     }
+    let v: Vec<f64> = distances.iter().map(|w| (w / top).powf(p)).collect();
+    let l = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / l;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (l - 1.0)
+    } else {
+        0.0
+    };
+    let se_mean = (var / l).sqrt();
+    (
+        top * mean.powf(1.0 / p),
+        top * se_mean * mean.powf(1.0 / p - 1.0) / p,
+    )
 }
 
 /// Per-direction buffers, reused across the directions a thread handles.
@@ -285,7 +355,7 @@ fn group_projection<'w>(
     (&ws.groups, key_of, &mut ws.scratch)
 }
 
-fn shared_grid_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<f64> {
+fn shared_grid_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
     let (rows, cols) = (a.row_coords(), a.col_coords());
     let (wa, wb) = (a.as_slice(), b.as_slice());
     if p == 1.0 {
@@ -303,7 +373,7 @@ fn shared_grid_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<f64> {
                             .flat_map(|&xc| col_part.iter().map(move |&ys| xc + ys))
                             .zip(diff.iter().copied())
                     };
-                    w1.compute(diff.len(), cells, lo, hi)
+                    Term::w1(w1.compute(diff.len(), cells, lo, hi))
                 },
             )
             .collect()
@@ -343,7 +413,7 @@ fn counts(m: &Mass) -> Option<(Vec<u16>, f64)> {
     })
 }
 
-/// `W_p^p` per direction through a full ordering of the cells, `weight(k)` giving both masses'
+/// The cost per direction through a full ordering of the cells, `weight(k)` giving both masses'
 /// weights of cell `k` (row-major).
 fn sorted_profile(
     rows: &[f64],
@@ -351,7 +421,7 @@ fn sorted_profile(
     angles: &[f64],
     p: f64,
     weight: impl Fn(usize) -> (f64, f64) + Sync,
-) -> Vec<f64> {
+) -> Vec<Term> {
     let width = cols.len();
     let index = move |id: u32| (id >> PACK) as usize * width + (id & 0xffff) as usize;
     let steps = uniform_step(rows).zip(uniform_step(cols));
@@ -389,7 +459,11 @@ fn sorted_profile(
                 cb[k] = sb;
             }
             ws.order = order;
-            wasserstein_pp_cumulative(x, ca, cb, p)
+            Term::new(
+                || wasserstein_pp_cumulative(x, ca, cb, p),
+                p,
+                || wasserstein_p_cumulative_scaled(x, ca, cb, p),
+            )
         })
         .collect()
 }
@@ -407,7 +481,7 @@ fn uniform_step(coords: &[f64]) -> Option<f64> {
 }
 
 /// Grids that do not nest: sort each side's projections on its own.
-fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<f64> {
+fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
     let sorted = |m: &Mass, theta: f64| {
         let (s, c) = theta.sin_cos();
         let keys = m
@@ -423,7 +497,11 @@ fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<f64> {
         .map(|&theta| {
             let (xa, wa) = sorted(a, theta);
             let (xb, wb) = sorted(b, theta);
-            wasserstein_pp_sorted(&xa, &wa, &xb, &wb, p)
+            Term::new(
+                || wasserstein_pp_sorted(&xa, &wa, &xb, &wb, p),
+                p,
+                || wasserstein_p_sorted_scaled(&xa, &wa, &xb, &wb, p),
+            )
         })
         .collect()
 }
@@ -466,7 +544,7 @@ mod tests {
         for p in [1.0, 2.0, 3.5] {
             let r = sliced_wasserstein(&a, &b, &angles, p);
             for (w, t) in r.per_direction.iter().zip(angles) {
-                let want = (2.0 * t.cos() + 3.0 * t.sin()).abs().powf(p);
+                let want = (2.0 * t.cos() + 3.0 * t.sin()).abs();
                 assert!((w - want).abs() < 1e-12, "p={p} θ={t}: {w} vs {want}");
             }
         }
@@ -528,8 +606,138 @@ mod tests {
                 let fast = shared_grid_profile(&a, &b, &angles, p);
                 let slow = separate_profile(&a, &b, &angles, p);
                 for (f, s) in fast.iter().zip(&slow) {
+                    let (f, s) = (f.distance, s.distance);
                     assert!((f - s).abs() <= 1e-12 * s, "{downscale} {p}: {f} vs {s}");
                 }
+            }
+        }
+    }
+
+    /// Uneven masses on a `size²` grid, as 8-bit grey levels (compact route) or as they come.
+    fn uneven_pair(size: usize, seed: u64, grey: bool) -> (Mass, Mass) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut values = || {
+            Array2::from_shape_fn((size, size), |_| {
+                let v = rng.random::<f64>().powi(3);
+                if grey { (v * 255.0).round() } else { v }
+            })
+        };
+        let (va, vb) = (values(), values());
+        (
+            Mass::from_values(&va, 1, "a").unwrap(),
+            Mass::from_values(&vb, 1, "b").unwrap(),
+        )
+    }
+
+    #[test]
+    fn large_p_is_finite_monotone_and_bounded_by_the_grid() {
+        // W_p^p leaves the floating-point range long before p = 200 here (distances up to
+        // 44 px); SW_p must still grow with p up to the largest distance on the grid.
+        let angles = Angles::Uniform.generate(64, 1);
+        let diagonal = 31f64.hypot(31.0);
+        for grey in [true, false] {
+            let (a, b) = uneven_pair(32, 3, grey);
+            let sweep = [1.0, 2.0, 3.0, 10.0, 20.0, 50.0, 200.0, 450.0, 1000.0, 1e6];
+            let results: Vec<SlicedResult> = sweep
+                .iter()
+                .map(|&p| sliced_wasserstein(&a, &b, &angles, p))
+                .collect();
+            for (p, r) in sweep.iter().zip(&results) {
+                assert!(
+                    r.value.is_finite() && r.value > 0.0 && r.value <= diagonal,
+                    "grey={grey} p={p}: {}",
+                    r.value
+                );
+                assert!(
+                    r.std_error.is_finite() && r.std_error >= 0.0,
+                    "p={p}: {r:?}"
+                );
+                assert!(
+                    r.per_direction
+                        .iter()
+                        .all(|w| w.is_finite() && *w <= diagonal)
+                );
+            }
+            for (w, r) in sweep.windows(2).zip(results.windows(2)) {
+                let (lo, hi) = (r[0].value, r[1].value);
+                assert!(
+                    hi >= lo * (1.0 - 1e-12),
+                    "grey={grey} p={} → {}: {lo} > {hi}",
+                    w[0],
+                    w[1]
+                );
+            }
+            // Per direction too: W_p(θ) grows with p.
+            for r in results.windows(2) {
+                for (lo, hi) in r[0].per_direction.iter().zip(&r[1].per_direction) {
+                    assert!(hi >= &(lo * (1.0 - 1e-12)), "{lo} > {hi}");
+                }
+            }
+        }
+        // Grids that do not nest take the separately sorted route.
+        let (a, b) = uneven_pair(32, 4, true);
+        let coarse = Mass::from_values(b.weights(), 2, "coarse").unwrap();
+        assert!(Mass::on_common_grid(&a, &coarse).is_none());
+        let mut last = 0.0;
+        for p in [1.0, 2.0, 10.0, 200.0, 450.0, 1e6] {
+            let v = sliced_wasserstein(&a, &coarse, &angles, p).value;
+            assert!(
+                v.is_finite() && v >= last * (1.0 - 1e-12) && v <= 2.0 * diagonal,
+                "p={p}: {v}"
+            );
+            last = v;
+        }
+    }
+
+    #[test]
+    fn scaled_path_equals_the_plain_one_for_moderate_p() {
+        let angles = Angles::Random.generate(40, 2);
+        for grey in [true, false] {
+            let (a, b) = uneven_pair(23, 5, grey);
+            for p in [1.5, 2.0, 3.0, 7.0, 10.0] {
+                let plain = sliced_wasserstein(&a, &b, &angles, p);
+                // Per direction: the scaled merge against the plain p-th root.
+                let (rows, cols) = (a.row_coords(), a.col_coords());
+                let (wa, wb) = (a.as_slice(), b.as_slice());
+                let scaled: Vec<f64> = angles
+                    .iter()
+                    .map(|&theta| {
+                        let (s, c) = theta.sin_cos();
+                        let mut cells: Vec<(f64, f64, f64)> = rows
+                            .iter()
+                            .flat_map(|&x| cols.iter().map(move |&y| x * c + y * s))
+                            .zip(wa.iter().zip(wb))
+                            .map(|(t, (&u, &v))| (t, u, v))
+                            .collect();
+                        cells.sort_by(|x, y| x.0.total_cmp(&y.0));
+                        let x: Vec<f64> = cells.iter().map(|c| c.0).collect();
+                        let running = |k: usize| {
+                            cells
+                                .iter()
+                                .scan(0.0, |sum, c| {
+                                    *sum += if k == 1 { c.1 } else { c.2 };
+                                    Some(*sum)
+                                })
+                                .collect::<Vec<f64>>()
+                        };
+                        wasserstein_p_cumulative_scaled(&x, &running(1), &running(2), p)
+                    })
+                    .collect();
+                for (f, s) in scaled.iter().zip(&plain.per_direction) {
+                    assert!((f - s).abs() <= 1e-12 * s, "p={p}: {f} vs {s}");
+                }
+                // Combining directions: the scaled summary against the plain one.
+                let (value, std_error) = scaled_summary(&plain.per_direction, p);
+                assert!(
+                    (value - plain.value).abs() <= 1e-12 * plain.value,
+                    "p={p}: {value} vs {}",
+                    plain.value
+                );
+                assert!(
+                    (std_error - plain.std_error).abs() <= 1e-10 * plain.std_error,
+                    "p={p}: {std_error} vs {}",
+                    plain.std_error
+                );
             }
         }
     }
@@ -556,7 +764,7 @@ mod tests {
             assert_eq!(profile.angles, angles);
             assert_eq!(profile.per_direction, direct.per_direction);
             assert_eq!(m.value.to_bits(), direct.value.to_bits());
-            for (w, t) in profile.distances().iter().zip(&angles) {
+            for (w, t) in profile.per_direction.iter().zip(&angles) {
                 let want = (2.0 * t.cos() + 3.0 * t.sin()).abs();
                 assert!((w - want).abs() < 1e-12, "p={p} θ={t}: {w} vs {want}");
             }

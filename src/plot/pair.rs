@@ -867,8 +867,8 @@ fn profile_points(profile: &Profile) -> (Vec<(f64, f64)>, f64) {
     let points: Vec<(f64, f64)> = profile
         .angles
         .iter()
-        .zip(profile.distances())
-        .map(|(t, w)| (t.to_degrees(), w))
+        .zip(&profile.per_direction)
+        .map(|(t, w)| (t.to_degrees(), *w))
         .collect();
     let top = points.iter().fold(0.0f64, |m, p| m.max(p.1));
     (points, top)
