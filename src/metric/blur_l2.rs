@@ -29,7 +29,7 @@ use self::folded::{LineFilter, Ripple, scale};
 use super::{
     Measurement, Metric, MetricKind, MetricParams, accurate_sum, non_negative, same_shape,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mass::Mass;
 
 /// Where the Gaussian is cut, in standard deviations.
@@ -211,6 +211,19 @@ impl Metric for BlurL2 {
 
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
         let (p, q) = same_shape(self.kind(), a, b)?;
+        if a.downscale() != b.downscale() {
+            // σ is in original pixels: one grid of cells must stand for one size of pixel block.
+            return Err(Error::InvalidParameter {
+                name: "--downscale",
+                reason: format!(
+                    "blur-l2 needs both inputs summed over the same blocks, not {}×{} and {}×{}",
+                    a.downscale(),
+                    a.downscale(),
+                    b.downscale(),
+                    b.downscale()
+                ),
+            });
+        }
         let (rows, cols) = a.shape();
         let diff: Vec<f64> = p.iter().zip(q).map(|(x, y)| x - y).collect();
         let sigma = self.sigma / a.downscale() as f64;
@@ -236,6 +249,21 @@ impl Metric for BlurL2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_summed_over_different_blocks_are_refused() {
+        let four = ndarray::Array2::from_shape_fn((4, 4), |(i, j)| (i + 2 * j) as f64);
+        let eight = ndarray::Array2::from_shape_fn((8, 8), |(i, j)| (i * j % 5) as f64);
+        let a = Mass::from_values(&four, 1, "a").unwrap();
+        let b = Mass::from_values(&eight, 2, "b").unwrap();
+        assert_eq!(a.shape(), b.shape());
+        let err = BlurL2::new(2.0).unwrap().compute(&a, &b).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid --downscale: blur-l2 needs"),
+            "{err}"
+        );
+    }
 
     /// Direct 2-D correlation with an explicit reflect, for checking the separable passes.
     fn reference_filter(d: &[f64], rows: usize, cols: usize, sigma: f64) -> Vec<f64> {

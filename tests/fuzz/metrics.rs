@@ -149,12 +149,26 @@ fn table(m: &Named, masses: &[Mass; 3]) -> Result<Table, TestCaseError> {
     for i in 0..3 {
         for j in 0..3 {
             let (x, y) = (&masses[i], &masses[j]);
-            // σ is in original pixels, so blur-l2 needs one `--downscale` for both (the
-            // command line gives both inputs the same).
-            if m.kind == MetricKind::BlurL2 && x.downscale() != y.downscale() {
+            let got = metric.compute(x, y);
+            // σ is in original pixels, so blur-l2 refuses two `--downscale`s (the command line
+            // gives both inputs the same).
+            if m.kind == MetricKind::BlurL2
+                && x.shape() == y.shape()
+                && x.downscale() != y.downscale()
+            {
+                prop_assert!(
+                    matches!(
+                        got,
+                        Err(Error::InvalidParameter {
+                            name: "--downscale",
+                            ..
+                        })
+                    ),
+                    "blur-l2 across downscales must be refused, got {:?}",
+                    got
+                );
                 continue;
             }
-            let got = metric.compute(x, y);
             if pixel_by_pixel(m.kind) && x.shape() != y.shape() {
                 prop_assert!(
                     matches!(got, Err(Error::SizeMismatch { .. })),
