@@ -3,6 +3,8 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
@@ -119,16 +121,48 @@ struct Config {
     dump_plan: Option<PathBuf>,
 }
 
-/// Writes a line per column-generation round of the exact EMD to standard error.
-struct RoundLines;
+/// Writes progress lines to standard error: one per column-generation round of the exact EMD,
+/// and for sliced Wasserstein the directions done, once a second when it runs longer than that.
+#[derive(Default)]
+struct ProgressLines {
+    /// When the current sliced computation started, and when its last line was written.
+    sliced: Mutex<Option<(Instant, Option<Instant>)>>,
+}
 
-impl Progress for RoundLines {
+/// Sliced progress is shown from this long on, and no more often.
+const SLICED_LINE_EVERY: Duration = Duration::from_secs(1);
+
+impl Progress for ProgressLines {
     fn emd_round(&self, r: &Round) {
         eprintln!(
             "imgdist: emd round {}: {} arcs, {} pivots, cost {:.12}, {} pairs added, \
              most negative reduced cost {:.3e}, {:.2} s",
             r.round, r.arcs, r.pivots, r.cost, r.added, r.min_reduced_cost, r.seconds
         );
+    }
+
+    fn sliced_directions(&self, done: usize, total: usize) {
+        let now = Instant::now();
+        let mut clock = self.sliced.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, last) = match *clock {
+            Some(times) if done > 0 => times,
+            _ => {
+                *clock = Some((now, None));
+                return;
+            }
+        };
+        // Once lines are shown, the last one says that the work is done.
+        let due = match last {
+            None => now - start >= SLICED_LINE_EVERY,
+            Some(last) => now - last >= SLICED_LINE_EVERY || done == total,
+        };
+        if due {
+            *clock = Some((start, Some(now)));
+            eprintln!(
+                "imgdist: sliced: {done}/{total} directions, {:.1} s",
+                (now - start).as_secs_f64()
+            );
+        }
     }
 }
 
@@ -246,8 +280,9 @@ fn compute(cfg: &Config) -> Result<Report> {
     let b = load(&cfg.b, &settings.load)?;
     let names = [cfg.a.name(), cfg.b.name()];
     let names = [names[0].as_str(), names[1].as_str()];
+    let lines = ProgressLines::default();
     let progress: &dyn Progress = if io::stderr().is_terminal() {
-        &RoundLines
+        &lines
     } else {
         &()
     };

@@ -61,6 +61,13 @@ pub trait Progress: Sync {
     fn emd_round(&self, round: &emd::Round) {
         let _ = round;
     }
+
+    /// Sliced Wasserstein has computed `done` of its `total` directions. Called from the thread
+    /// that asked for the value: with 0 when it starts, then with `done` increasing to `total`
+    /// after every fraction of a second of work or so (at once for small inputs).
+    fn sliced_directions(&self, done: usize, total: usize) {
+        let _ = (done, total);
+    }
 }
 
 /// Progress that goes nowhere.

@@ -22,28 +22,30 @@
 //!
 //! Cost: both masses live on one grid, so per direction ONE ordering of the projected cell
 //! positions serves both. For p = 1 no full ordering is needed (an O(N) bucketed pass, see
-//! [`W1Unsorted`]). For p > 1 the ordering of a grid with uniform spacing comes straight from its
+//! [`W1Unsorted`]); on large grids the same sums are taken strip by strip across the projection
+//! axis, each strip a short run of every row, so that the working set stays in cache
+//! ([`StripW1`]). For p > 1 the ordering of a grid with uniform spacing comes straight from its
 //! lattice structure in O(N) with no comparisons between cells ([`LatticeOrder`]); other grids
 //! (a partial edge block after `--downscale`) use an O(N) bucket sort. Then one gather of the
 //! weights (as 16-bit grey-level counts when they are such, so it stays in cache) and a
 //! branch-free quantile merge in four interleaved lanes — `O(L·N)` in all, parallel over
-//! directions. Grids of different sizes (top-left aligned, in pixel coordinates) are padded to a
-//! common grid when one extends the other, otherwise each side is sorted separately
-//! (`O(L·N log N)`).
+//! directions. Grids of different sizes (top-left aligned, in pixel coordinates) share a common
+//! grid when one extends the other (padded, or for the strip route read without padding),
+//! otherwise each side is sorted separately (`O(L·N log N)`).
 //!
 //! References: Rabin, Peyré, Delon & Bernot, "Wasserstein barycenter and its application to
 //! texture mixing" (2011); Bonneel, Rabin, Peyré & Pfister, "Sliced and Radon Wasserstein
 //! barycenters of measures" (2015).
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Details, Extras, Measurement, Metric, MetricKind, MetricParams};
+use super::{Details, Extras, Measurement, Metric, MetricKind, MetricParams, Progress};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::lattice::LatticeOrder;
@@ -51,6 +53,7 @@ use crate::ot::one_d::{
     BucketGroups, W1Unsorted, wasserstein_p_cumulative_scaled, wasserstein_p_sorted_scaled,
     wasserstein_pp_cumulative, wasserstein_pp_sorted,
 };
+use crate::ot::strips::StripW1;
 
 /// How projection directions are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -182,14 +185,183 @@ pub struct Profile {
 /// # Panics
 /// If `angles` is empty or `p < 1`.
 pub fn sliced_wasserstein(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> SlicedResult {
+    sliced_wasserstein_observed(a, b, angles, p, &())
+}
+
+/// [`sliced_wasserstein`], telling `progress` how many directions are done every fraction of a
+/// second of work (see [`Progress::sliced_directions`]). The value is the same as without it.
+///
+/// # Panics
+/// If `angles` is empty or `p < 1`.
+pub fn sliced_wasserstein_observed(
+    a: &Mass,
+    b: &Mass,
+    angles: &[f64],
+    p: f64,
+    progress: &dyn Progress,
+) -> SlicedResult {
     assert!(!angles.is_empty(), "at least one direction");
     assert!(p >= 1.0, "p must be at least 1");
+    let directions = Directions {
+        angles,
+        progress,
+        chunk_work: CHUNK_WORK,
+    };
     let fits = |m: &Mass| m.shape().0 <= 1 << PACK && m.shape().1 <= 1 << PACK;
-    let per_direction = match Mass::on_common_grid(a, b) {
-        Some((a, b)) if fits(&a) => shared_grid_profile(&a, &b, angles, p),
-        _ => separate_profile(a, b, angles, p),
+    let strips = p == 1.0 && a.len().max(b.len()) >= STRIP_ROUTE_CELLS;
+    let per_direction = match strips.then(|| Difference::new(a, b)).flatten() {
+        Some(difference) => strip_profile(&difference, &directions),
+        None => match Mass::on_common_grid(a, b) {
+            Some((a, b)) if fits(&a) => shared_grid_profile(&a, &b, &directions, p),
+            _ => separate_profile(a, b, &directions, p),
+        },
     };
     summarise(per_direction, p)
+}
+
+/// Grids from this many cells on take the strip route for p = 1 ([`StripW1`]). Below, the
+/// buckets of one streaming pass ([`W1Unsorted`], 6 bytes a cell) still fit in the shared
+/// cache and a grid has only a few strips, each resolved cell by cell: one pass is quicker
+/// (twice as fast at 700²). The two are about even at 1024²; at 1448² the strips take a third
+/// of the time, and the gap widens with size.
+const STRIP_ROUTE_CELLS: usize = 1 << 20;
+
+/// Cell-directions of work between two progress reports, about: a fraction of a second on one
+/// core.
+const CHUNK_WORK: usize = 1 << 27;
+
+/// The directions to compute, and who hears how far the computation is.
+struct Directions<'a> {
+    angles: &'a [f64],
+    progress: &'a dyn Progress,
+    /// Cell-directions between progress reports: [`CHUNK_WORK`].
+    chunk_work: usize,
+}
+
+impl Directions<'_> {
+    /// `f(workspace, θ)` for every direction, in parallel, in the order of the angles: in
+    /// chunks of about `chunk_work` for grids of `cells` cells (and at least a few directions
+    /// per thread), reporting progress after each chunk. The chunking does not change any
+    /// value.
+    fn map<W: Send, T: Send>(
+        &self,
+        cells: usize,
+        init: impl Fn() -> W + Sync + Send,
+        f: impl Fn(&mut W, f64) -> T + Sync + Send,
+    ) -> Vec<T> {
+        let total = self.angles.len();
+        let chunk = (self.chunk_work / cells.max(1)).max(4 * rayon::current_num_threads());
+        // Workspaces outlive a chunk: on large grids they hold hundreds of megabytes.
+        let pool = Mutex::new(Vec::new());
+        let lend = || Lent {
+            workspace: pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .or_else(|| Some(init())),
+            pool: &pool,
+        };
+        let mut out = Vec::with_capacity(total);
+        self.progress.sliced_directions(0, total);
+        for part in self.angles.chunks(chunk) {
+            out.par_extend(part.par_iter().map_init(lend, |lent, &theta| {
+                f(lent.workspace.as_mut().expect("lent until dropped"), theta)
+            }));
+            self.progress.sliced_directions(out.len(), total);
+        }
+        out
+    }
+}
+
+/// A workspace taken from a pool, given back when dropped.
+struct Lent<'p, W> {
+    workspace: Option<W>,
+    pool: &'p Mutex<Vec<W>>,
+}
+
+impl<W> Drop for Lent<'_, W> {
+    fn drop(&mut self) {
+        if let (Some(w), Ok(mut pool)) = (self.workspace.take(), self.pool.lock()) {
+            pool.push(w);
+        }
+    }
+}
+
+/// The signed difference of two masses on their common grid (one grid extending the other,
+/// the new cells empty), read row by row without padding either mass: `tall − short` for the
+/// mass with more rows (a when as tall as b), so that when it spans every column its rows
+/// below the other mass are borrowed as they are. `W₁` does not depend on the sign.
+struct Difference<'m> {
+    rows: &'m [f64],
+    cols: &'m [f64],
+    /// The first rows, computed.
+    head: Vec<f64>,
+    /// The taller mass's weights, whose rows from `head`'s end on are the difference's.
+    tall: &'m [f64],
+}
+
+impl<'m> Difference<'m> {
+    /// `None` when neither grid extends the other.
+    fn new(a: &'m Mass, b: &'m Mass) -> Option<Difference<'m>> {
+        let longer = |x: &'m [f64], y: &'m [f64]| if x.len() >= y.len() { x } else { y };
+        let rows = longer(a.row_coords(), b.row_coords());
+        let cols = longer(a.col_coords(), b.col_coords());
+        let nested =
+            |m: &Mass| rows.starts_with(m.row_coords()) && cols.starts_with(m.col_coords());
+        if !(nested(a) && nested(b)) {
+            return None;
+        }
+        let (tall, short) = if a.shape().0 >= b.shape().0 {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let ((th, tw), (sh, sw)) = (tall.shape(), short.shape());
+        let width = cols.len();
+        let head_rows = if tw == width { sh } else { th };
+        let mut head = vec![0.0; head_rows * width];
+        for (i, out) in head.chunks_exact_mut(width).enumerate() {
+            if i < th {
+                out[..tw].copy_from_slice(&tall.as_slice()[i * tw..(i + 1) * tw]);
+            }
+            if i < sh {
+                let short_row = &short.as_slice()[i * sw..(i + 1) * sw];
+                for (d, s) in out.iter_mut().zip(short_row) {
+                    *d -= s;
+                }
+            }
+        }
+        Some(Difference {
+            rows,
+            cols,
+            head,
+            tall: tall.as_slice(),
+        })
+    }
+
+    /// Row `i` of the difference.
+    fn row(&self, i: usize) -> &[f64] {
+        let w = self.cols.len();
+        if (i + 1) * w <= self.head.len() {
+            &self.head[i * w..(i + 1) * w]
+        } else {
+            &self.tall[i * w..(i + 1) * w]
+        }
+    }
+}
+
+/// `W₁` per direction, strip by strip ([`StripW1`]): for grids whose per-direction buckets
+/// would not stay in cache.
+fn strip_profile(difference: &Difference, directions: &Directions) -> Vec<Term> {
+    let (rows, cols) = (difference.rows, difference.cols);
+    directions.map(
+        rows.len() * cols.len(),
+        || (Vec::new(), Vec::new(), StripW1::default()),
+        |(row_part, col_part, strips), theta| {
+            projection_tables(rows, cols, theta, row_part, col_part);
+            Term::w1(strips.compute(row_part, col_part, |i| difference.row(i)))
+        },
+    )
 }
 
 /// One direction's transport cost: `W_p^p` while it is comfortably inside the floating-point
@@ -355,40 +527,38 @@ fn group_projection<'w>(
     (&ws.groups, key_of, &mut ws.scratch)
 }
 
-fn shared_grid_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
+fn shared_grid_profile(a: &Mass, b: &Mass, directions: &Directions, p: f64) -> Vec<Term> {
     let (rows, cols) = (a.row_coords(), a.col_coords());
     let (wa, wb) = (a.as_slice(), b.as_slice());
     if p == 1.0 {
         // W₁ = ∫ |D| needs only the signed difference a − b per cell, and no full sort.
         let diff: Vec<f64> = wa.iter().zip(wb).map(|(x, y)| x - y).collect();
-        angles
-            .par_iter()
-            .map_init(
-                || (Vec::new(), Vec::new(), W1Unsorted::default()),
-                |(row_part, col_part, w1), &theta| {
-                    let (lo, hi) = projection_tables(rows, cols, theta, row_part, col_part);
-                    let cells = || {
-                        row_part
-                            .iter()
-                            .flat_map(|&xc| col_part.iter().map(move |&ys| xc + ys))
-                            .zip(diff.iter().copied())
-                    };
-                    Term::w1(w1.compute(diff.len(), cells, lo, hi))
-                },
-            )
-            .collect()
+        directions.map(
+            diff.len(),
+            || (Vec::new(), Vec::new(), W1Unsorted::default()),
+            |(row_part, col_part, w1), theta| {
+                let (lo, hi) = projection_tables(rows, cols, theta, row_part, col_part);
+                let cells = || {
+                    row_part
+                        .iter()
+                        .flat_map(|&xc| col_part.iter().map(move |&ys| xc + ys))
+                        .zip(diff.iter().copied())
+                };
+                Term::w1(w1.compute(diff.len(), cells, lo, hi))
+            },
+        )
     } else {
         match (counts(a), counts(b)) {
             (Some((ca, qa)), Some((cb, qb))) => {
                 let counts: Vec<[u16; 2]> = ca.into_iter().zip(cb).map(|(x, y)| [x, y]).collect();
-                sorted_profile(rows, cols, angles, p, |k| {
+                sorted_profile(rows, cols, directions, p, |k| {
                     let [x, y] = counts[k];
                     (f64::from(x) * qa, f64::from(y) * qb)
                 })
             }
             _ => {
                 let pairs: Vec<(f64, f64)> = wa.iter().copied().zip(wb.iter().copied()).collect();
-                sorted_profile(rows, cols, angles, p, |k| pairs[k])
+                sorted_profile(rows, cols, directions, p, |k| pairs[k])
             }
         }
     }
@@ -418,54 +588,51 @@ fn counts(m: &Mass) -> Option<(Vec<u16>, f64)> {
 fn sorted_profile(
     rows: &[f64],
     cols: &[f64],
-    angles: &[f64],
+    directions: &Directions,
     p: f64,
     weight: impl Fn(usize) -> (f64, f64) + Sync,
 ) -> Vec<Term> {
     let width = cols.len();
     let index = move |id: u32| (id >> PACK) as usize * width + (id & 0xffff) as usize;
     let steps = uniform_step(rows).zip(uniform_step(cols));
-    angles
-        .par_iter()
-        .map_init(Workspace::default, |ws, &theta| {
-            // First the order of the cells (packed names), then one tight pass that gathers
-            // their weights: the gathers' addresses do not wait on each other.
-            let mut order = std::mem::take(&mut ws.order);
-            order.clear();
-            let (s, c) = theta.sin_cos();
-            let plan = steps
-                .and_then(|(hx, hy)| LatticeOrder::plan(rows.len(), cols.len(), hx * c, hy * s));
-            if let Some(plan) = plan {
-                projection_tables(rows, cols, theta, &mut ws.row_part, &mut ws.col_part);
-                ws.lattice
-                    .for_each(&plan, |i, j| order.push((i as u32) << PACK | j as u32));
-            } else {
-                let (groups, key_of, scratch) = group_projection(rows, cols, theta, ws);
-                groups.for_each_sorted(key_of, scratch, |_, id| order.push(id));
-            }
-            let (row_part, col_part) = (&ws.row_part, &ws.col_part);
-            let [x, ca, cb] = &mut ws.sorted;
-            for v in [&mut *x, &mut *ca, &mut *cb] {
-                v.resize(order.len(), 0.0);
-            }
-            // A plain loop keeps the running sums in registers.
-            let (mut sa, mut sb) = (0.0, 0.0);
-            for (k, &id) in order.iter().enumerate() {
-                let (wa, wb) = weight(index(id));
-                sa += wa;
-                sb += wb;
-                x[k] = row_part[(id >> PACK) as usize] + col_part[(id & 0xffff) as usize];
-                ca[k] = sa;
-                cb[k] = sb;
-            }
-            ws.order = order;
-            Term::new(
-                || wasserstein_pp_cumulative(x, ca, cb, p),
-                p,
-                || wasserstein_p_cumulative_scaled(x, ca, cb, p),
-            )
-        })
-        .collect()
+    directions.map(rows.len() * width, Workspace::default, |ws, theta| {
+        // First the order of the cells (packed names), then one tight pass that gathers
+        // their weights: the gathers' addresses do not wait on each other.
+        let mut order = std::mem::take(&mut ws.order);
+        order.clear();
+        let (s, c) = theta.sin_cos();
+        let plan =
+            steps.and_then(|(hx, hy)| LatticeOrder::plan(rows.len(), cols.len(), hx * c, hy * s));
+        if let Some(plan) = plan {
+            projection_tables(rows, cols, theta, &mut ws.row_part, &mut ws.col_part);
+            ws.lattice
+                .for_each(&plan, |i, j| order.push((i as u32) << PACK | j as u32));
+        } else {
+            let (groups, key_of, scratch) = group_projection(rows, cols, theta, ws);
+            groups.for_each_sorted(key_of, scratch, |_, id| order.push(id));
+        }
+        let (row_part, col_part) = (&ws.row_part, &ws.col_part);
+        let [x, ca, cb] = &mut ws.sorted;
+        for v in [&mut *x, &mut *ca, &mut *cb] {
+            v.resize(order.len(), 0.0);
+        }
+        // A plain loop keeps the running sums in registers.
+        let (mut sa, mut sb) = (0.0, 0.0);
+        for (k, &id) in order.iter().enumerate() {
+            let (wa, wb) = weight(index(id));
+            sa += wa;
+            sb += wb;
+            x[k] = row_part[(id >> PACK) as usize] + col_part[(id & 0xffff) as usize];
+            ca[k] = sa;
+            cb[k] = sb;
+        }
+        ws.order = order;
+        Term::new(
+            || wasserstein_pp_cumulative(x, ca, cb, p),
+            p,
+            || wasserstein_p_cumulative_scaled(x, ca, cb, p),
+        )
+    })
 }
 
 /// The spacing of equally spaced coordinates (any for a single one), or `None`.
@@ -481,7 +648,7 @@ fn uniform_step(coords: &[f64]) -> Option<f64> {
 }
 
 /// Grids that do not nest: sort each side's projections on its own.
-fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
+fn separate_profile(a: &Mass, b: &Mass, directions: &Directions, p: f64) -> Vec<Term> {
     let sorted = |m: &Mass, theta: f64| {
         let (s, c) = theta.sin_cos();
         let keys = m
@@ -492,9 +659,10 @@ fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
         pairs.sort_by(|x, y| x.0.total_cmp(&y.0));
         pairs.into_iter().unzip::<f64, f64, Vec<f64>, Vec<f64>>()
     };
-    angles
-        .par_iter()
-        .map(|&theta| {
+    directions.map(
+        a.len() + b.len(),
+        || (),
+        |(), theta| {
             let (xa, wa) = sorted(a, theta);
             let (xb, wb) = sorted(b, theta);
             Term::new(
@@ -502,8 +670,8 @@ fn separate_profile(a: &Mass, b: &Mass, angles: &[f64], p: f64) -> Vec<Term> {
                 p,
                 || wasserstein_p_sorted_scaled(&xa, &wa, &xb, &wb, p),
             )
-        })
-        .collect()
+        },
+    )
 }
 
 impl Metric for Sliced {
@@ -512,11 +680,15 @@ impl Metric for Sliced {
     }
 
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
+        self.compute_observed(a, b, &())
+    }
+
+    fn compute_observed(&self, a: &Mass, b: &Mass, progress: &dyn Progress) -> Result<Measurement> {
         let p = &self.params;
         let (rows, cols) = (a.shape().0.max(b.shape().0), a.shape().1.max(b.shape().1));
         super::limits::check_sliced_work(rows * cols, p.projections)?;
         let angles = p.angles.generate(p.projections, p.seed);
-        let result = sliced_wasserstein(a, b, &angles, p.p);
+        let result = sliced_wasserstein_observed(a, b, &angles, p.p, progress);
         let mut m = Measurement::new(result.value, MetricParams::Sliced(p.clone()));
         m.details = Details::Sliced(SlicedDetails {
             std_error: result.std_error,
@@ -533,6 +705,10 @@ impl Metric for Sliced {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn distances(terms: &[Term]) -> Vec<f64> {
+        terms.iter().map(|t| t.distance).collect()
+    }
     use crate::mass::dot;
     use ndarray::Array2;
 
@@ -603,14 +779,105 @@ mod tests {
             let a = Mass::from_values(va, downscale, "a").unwrap();
             let b = Mass::from_values(vb, downscale, "b").unwrap();
             for p in [1.0, 1.5, 2.0, 3.0] {
-                let fast = shared_grid_profile(&a, &b, &angles, p);
-                let slow = separate_profile(&a, &b, &angles, p);
+                let directions = Directions {
+                    angles: &angles,
+                    progress: &(),
+                    chunk_work: CHUNK_WORK,
+                };
+                let fast = shared_grid_profile(&a, &b, &directions, p);
+                let slow = separate_profile(&a, &b, &directions, p);
                 for (f, s) in fast.iter().zip(&slow) {
                     let (f, s) = (f.distance, s.distance);
                     assert!((f - s).abs() <= 1e-12 * s, "{downscale} {p}: {f} vs {s}");
                 }
             }
         }
+    }
+
+    /// Random masses on `rows × cols` cells, some empty.
+    fn uneven(rows: usize, cols: usize, seed: u64) -> Mass {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let v = Array2::from_shape_fn((rows, cols), |_| {
+            let x: f64 = rng.random();
+            if x < 0.2 { 0.0 } else { x.powi(3) }
+        });
+        Mass::from_values(&v, 1, "uneven").unwrap()
+    }
+
+    #[test]
+    fn the_strip_route_agrees_with_one_bucketed_pass() {
+        // Past the route's threshold (eight strips): one grid, and grids padded on either side
+        // or both (the taller one spanning every column or not).
+        let big = uneven(1030, 1024, 1);
+        let pairs = [
+            (big.clone(), uneven(1030, 1024, 2)),
+            (big.clone(), uneven(37, 1000, 3)),
+            (uneven(37, 1000, 3), big.clone()),
+            (uneven(1100, 20, 4), big.clone()),
+            (big, uneven(1, 1, 5)),
+        ];
+        let angles = Angles::Random.generate(6, 6);
+        let directions = Directions {
+            angles: &angles,
+            progress: &(),
+            chunk_work: CHUNK_WORK,
+        };
+        for (a, b) in &pairs {
+            assert!(a.len().max(b.len()) >= STRIP_ROUTE_CELLS);
+            let difference = Difference::new(a, b).expect("nested grids");
+            let strips = strip_profile(&difference, &directions);
+            let (pa, pb) = Mass::on_common_grid(a, b).unwrap();
+            let buckets = shared_grid_profile(&pa, &pb, &directions, 1.0);
+            let strips = distances(&strips);
+            for (s, w) in strips.iter().zip(&distances(&buckets)) {
+                assert!(
+                    (s - w).abs() <= 1e-12 * w,
+                    "{:?} {:?}: {s} vs {w}",
+                    a.shape(),
+                    b.shape()
+                );
+            }
+            let value = sliced_wasserstein(a, b, &angles, 1.0).per_direction;
+            assert_eq!(value, strips);
+        }
+    }
+
+    #[test]
+    fn progress_counts_directions_up_to_the_total() {
+        struct Counts(std::sync::Mutex<Vec<(usize, usize)>>);
+        impl Progress for Counts {
+            fn sliced_directions(&self, done: usize, total: usize) {
+                self.0.lock().unwrap().push((done, total));
+            }
+        }
+        let (a, b) = (uneven(30, 20, 1), uneven(30, 20, 2));
+        let angles = Angles::Uniform.generate(500, 3);
+        for p in [1.0, 2.0] {
+            // Small chunks, so that there are several; the values do not change.
+            let seen = Counts(Default::default());
+            let directions = Directions {
+                angles: &angles,
+                progress: &seen,
+                chunk_work: 600 * 30,
+            };
+            let chunked = distances(&shared_grid_profile(&a, &b, &directions, p));
+            assert_eq!(
+                chunked,
+                sliced_wasserstein(&a, &b, &angles, p).per_direction
+            );
+            let counts = seen.0.into_inner().unwrap();
+            assert!(counts.len() > 3, "{counts:?}");
+            assert_eq!(counts[0], (0, 500));
+            assert_eq!(counts[counts.len() - 1], (500, 500));
+            assert!(counts.windows(2).all(|w| w[0].0 < w[1].0 && w[1].1 == 500));
+        }
+        // Through the metric: at least the start and the end.
+        let seen = Counts(Default::default());
+        Sliced::new(SlicedParams::default())
+            .unwrap()
+            .compute_observed(&a, &b, &seen)
+            .unwrap();
+        assert_eq!(seen.0.into_inner().unwrap(), [(0, 200), (200, 200)]);
     }
 
     /// Uneven masses on a `size²` grid, as 8-bit grey levels (compact route) or as they come.

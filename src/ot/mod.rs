@@ -5,6 +5,8 @@
 //!   ordering of nearly uniformly spread keys (the building blocks of sliced Wasserstein);
 //! - [`lattice`]: the cells of a regular grid in the order of their projection on a direction,
 //!   in O(N) without comparing cells;
+//! - [`strips`]: `W₁` of a grid's projection read strip by strip, so that the working set stays
+//!   in cache at any grid size;
 //! - [`network_simplex`]: exact uncapacitated min-cost flow over an implicit arc set;
 //! - [`colgen`]: exact dense transport by column generation over a growing sparse arc set,
 //!   with a dual certificate;
@@ -23,5 +25,6 @@ pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;
 pub mod pricing;
+pub mod strips;
 
 pub use error::{Error, Result};

@@ -314,6 +314,23 @@ impl W1Unsorted {
     where
         I: Iterator<Item = (f64, f64)>,
     {
+        self.integrate(0.0, n, points, lo, hi)
+    }
+
+    /// `∫_lo^hi |D|` where `D` enters `[lo, hi]` at `entering` and the `n` points that
+    /// `points()` yields as `(position, a − b)` (as for [`W1Unsorted::compute`]) are its steps
+    /// inside: a piece of a longer line whose points left of `lo` sum to `entering`.
+    pub fn integrate<I>(
+        &mut self,
+        entering: f64,
+        n: usize,
+        points: impl Fn() -> I,
+        lo: f64,
+        hi: f64,
+    ) -> f64
+    where
+        I: Iterator<Item = (f64, f64)>,
+    {
         let buckets = (n / POINTS_PER_BUCKET).max(1);
         let width = (hi - lo) / buckets as f64;
         let scale = if hi > lo { 1.0 / width } else { 0.0 };
@@ -333,7 +350,7 @@ impl W1Unsorted {
         self.entering.resize(buckets, 0.0);
         self.flagged.clear();
         self.flagged.resize(buckets, false);
-        let (mut running, mut total, mut any_flagged) = (0.0f64, 0.0f64, false);
+        let (mut running, mut total, mut any_flagged) = (entering, 0.0f64, false);
         for (m, [sum, abs, moment]) in self.sums.iter().copied().enumerate() {
             if running.abs() >= abs {
                 total += (running * width + moment).abs();
