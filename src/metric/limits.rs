@@ -1,12 +1,14 @@
 //! What a run may cost, and the limits past which it is refused before any work.
 //!
-//! The cost model (one pair; `N` cells of the grids the metric works on, `L` projections):
+//! The cost model (one pair; `N` cells of the grids the metric works on, `L` projections; every
+//! metric also holds the two masses, 8 bytes a cell each):
 //!
 //! | metric | time | memory beyond the two masses |
 //! |---|---|---|
 //! | tv, kl, js, hellinger | O(N) | O(N) |
-//! | blur-l2 | O(N · min(σ, log n)) for a side of n cells | O(N) |
-//! | sliced | O(N · L), parallel over directions | O(N) per thread + 16 bytes per direction |
+//! | blur-l2 | O(N · σ) up to σ = 8 cells, then O(N log n) for any σ (side n) | O(N) |
+//! | sliced, p = 1 | O(N · L), parallel over directions | O(N) + O(rows + 2¹⁷) per thread |
+//! | sliced, p > 1 | O(N · L) (O(N log N · L) on grids that do not nest) | O(N) per thread |
 //! | emd, cityblock | network simplex on the 4-neighbour grid: superlinear in N | O(N) |
 //! | emd, euclidean / sqeuclidean | column generation: superlinear in the supports | O(supports) |
 //!

@@ -420,16 +420,21 @@ fn summarise(terms: Vec<Term>, p: f64) -> SlicedResult {
     }
 }
 
-/// `SW_p` and its standard error from the `W_p^p(θ)`.
-fn plain_summary(powers: &[f64], p: f64) -> (f64, f64) {
-    let l = powers.len() as f64;
-    let mean = powers.iter().sum::<f64>() / l;
-    let var = if powers.len() > 1 {
-        powers.iter().map(|w| (w - mean) * (w - mean)).sum::<f64>() / (l - 1.0)
+/// The mean of `v` and its Monte-Carlo standard error (sample standard deviation / √L).
+fn mean_and_se(v: &[f64]) -> (f64, f64) {
+    let l = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / l;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (l - 1.0)
     } else {
         0.0
     };
-    let se_mean = (var / l).sqrt();
+    (mean, (var / l).sqrt())
+}
+
+/// `SW_p` and its standard error from the `W_p^p(θ)`.
+fn plain_summary(powers: &[f64], p: f64) -> (f64, f64) {
+    let (mean, se_mean) = mean_and_se(powers);
     let value = mean.max(0.0).powf(1.0 / p);
     // d(m^(1/p))/dm = m^(1/p - 1)/p; at m = 0 the value is 0 with no spread.
     let std_error = if mean > 0.0 {
@@ -449,14 +454,7 @@ fn scaled_summary(distances: &[f64], p: f64) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let v: Vec<f64> = distances.iter().map(|w| (w / top).powf(p)).collect();
-    let l = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / l;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (l - 1.0)
-    } else {
-        0.0
-    };
-    let se_mean = (var / l).sqrt();
+    let (mean, se_mean) = mean_and_se(&v);
     (
         top * mean.powf(1.0 / p),
         top * se_mean * mean.powf(1.0 / p - 1.0) / p,

@@ -605,23 +605,38 @@ mod tests {
         );
     }
 
+    /// Up to 120 points in `[0, span)` with two weights each; zero weights (empty cells) and
+    /// fewer points than merge lanes on purpose.
+    fn weighted_points(span: f64) -> impl Strategy<Value = Vec<(f64, f64, f64)>> {
+        let weight = || prop_oneof![Just(0.0), 0.0f64..1.0];
+        proptest::collection::vec((0.0f64..span, weight(), weight()), 1..120)
+    }
+
+    /// The points in ascending order with both weightings normalised, unless one is (nearly)
+    /// empty.
+    fn normalised(mut pts: Vec<(f64, f64, f64)>) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (sa, sb): (f64, f64) = (pts.iter().map(|t| t.1).sum(), pts.iter().map(|t| t.2).sum());
+        if sa <= 1e-3 || sb <= 1e-3 {
+            return None;
+        }
+        Some((
+            pts.iter().map(|t| t.0).collect(),
+            pts.iter().map(|t| t.1 / sa).collect(),
+            pts.iter().map(|t| t.2 / sb).collect(),
+        ))
+    }
+
     proptest! {
         #[test]
         fn merge_equals_the_quantile_reference(
             // Zero weights (empty cells) and short inputs (fewer points than merge lanes) on purpose.
-            pts in proptest::collection::vec(
-                (0.0f64..10.0, prop_oneof![Just(0.0), 0.0f64..1.0], prop_oneof![Just(0.0), 0.0f64..1.0]),
-                1..120,
-            ),
+            pts in weighted_points(10.0),
             p in prop_oneof![Just(1.0), Just(2.0), 1.0f64..4.0],
         ) {
-            let mut pts = pts;
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let x: Vec<f64> = pts.iter().map(|t| t.0).collect();
-            let (sa, sb): (f64, f64) = (pts.iter().map(|t| t.1).sum(), pts.iter().map(|t| t.2).sum());
-            prop_assume!(sa > 1e-3 && sb > 1e-3);
-            let wa: Vec<f64> = pts.iter().map(|t| t.1 / sa).collect();
-            let wb: Vec<f64> = pts.iter().map(|t| t.2 / sb).collect();
+            let normal = normalised(pts);
+            prop_assume!(normal.is_some());
+            let (x, wa, wb) = normal.unwrap();
             let want = reference(&x, &wa, &x, &wb, p);
             let got = wasserstein_pp_common(&x, &wa, &wb, p);
             prop_assert!((got - want).abs() <= 1e-9 * want.max(1e-9), "{got} vs {want}");
@@ -629,19 +644,12 @@ mod tests {
 
         #[test]
         fn scaled_merges_equal_the_quantile_reference_for_any_p(
-            pts in proptest::collection::vec(
-                (0.0f64..300.0, prop_oneof![Just(0.0), 0.0f64..1.0], prop_oneof![Just(0.0), 0.0f64..1.0]),
-                1..120,
-            ),
+            pts in weighted_points(300.0),
             p in prop_oneof![Just(1.0), Just(2.0), 1.0f64..10.0, 10.0f64..1e3, Just(1e6)],
         ) {
-            let mut pts = pts;
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let x: Vec<f64> = pts.iter().map(|t| t.0).collect();
-            let (sa, sb): (f64, f64) = (pts.iter().map(|t| t.1).sum(), pts.iter().map(|t| t.2).sum());
-            prop_assume!(sa > 1e-3 && sb > 1e-3);
-            let wa: Vec<f64> = pts.iter().map(|t| t.1 / sa).collect();
-            let wb: Vec<f64> = pts.iter().map(|t| t.2 / sb).collect();
+            let normal = normalised(pts);
+            prop_assume!(normal.is_some());
+            let (x, wa, wb) = normal.unwrap();
             let want = reference_scaled(&x, &wa, &x, &wb, p);
             let running = |w: &[f64]| w.iter().scan(0.0, |s, v| { *s += v; Some(*s) }).collect::<Vec<f64>>();
             let common = wasserstein_p_cumulative_scaled(&x, &running(&wa), &running(&wb), p);
