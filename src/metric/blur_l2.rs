@@ -17,7 +17,7 @@
 //! Cost: two separable 1-D passes over the difference `p − q` (the filter is linear, so one
 //! filtered image suffices). A kernel of at most [`DIRECT_TAPS`] taps is applied as it is,
 //! O(N·σ). A wider one is folded onto the period `2n` of the reflection of each line of `n`
-//! cells (see [`folded`]), whatever σ is, and applied by direct sums on short lines or by FFTs,
+//! cells (module `folded`), whatever σ is, and applied by direct sums on short lines or by FFTs,
 //! O(N log n) time and one extra image of memory.
 
 mod folded;
