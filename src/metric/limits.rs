@@ -14,7 +14,8 @@
 //!
 //! The limits keep one pair under about 8 GB and a few hours on a small machine: inputs of at
 //! most [`MAX_PIXELS_CEILING`] pixels (`--max-pixels`), at most [`MAX_PROJECTIONS`] directions,
-//! at most [`SLICED_WORK_LIMIT`] cell·directions, and the exact EMD's cell limits
+//! at most [`SLICED_WORK_LIMIT`] cell·directions and [`MEMORY_LIMIT`] of sliced buffers, and
+//! the exact EMD's cell limits
 //! ([`super::emd::PRICED_CELL_LIMIT`], [`CITYBLOCK_CELL_LIMIT`]). A refusal names the option
 //! to change.
 
@@ -30,6 +31,40 @@ pub const MAX_PROJECTIONS: usize = 1 << 26;
 /// The most cell·directions `sliced` computes for one pair: 2⁴¹ ≈ 2.2·10¹² (about 3 hours
 /// on one core at 5 ns per cell and direction).
 pub const SLICED_WORK_LIMIT: u64 = 1 << 41;
+
+/// The most memory a metric's working buffers may need for one pair: 8 GiB.
+pub const MEMORY_LIMIT: u64 = 8 << 30;
+
+/// Checks the memory of `sliced` of order `p` on grids of `cells` cells with `threads` worker
+/// threads: besides the two masses (8 bytes a cell each), p = 1 holds the difference (8 bytes
+/// a cell), p > 1 16-bit counts (4 bytes a cell) and an ordering per thread (28 bytes a cell).
+///
+/// # Errors
+/// [`Error::ProblemTooLarge`] above [`MEMORY_LIMIT`], naming `--downscale` and `--p 1`.
+pub fn check_sliced_memory(cells: usize, p: f64, threads: usize) -> Result<()> {
+    let per_cell = if p == 1.0 {
+        24
+    } else {
+        20 + 28 * threads.max(1) as u64
+    };
+    let bytes = (cells as u64).saturating_mul(per_cell);
+    if bytes <= MEMORY_LIMIT {
+        return Ok(());
+    }
+    let k = downscale_for(bytes, MEMORY_LIMIT, 2);
+    Err(Error::ProblemTooLarge {
+        reason: format!(
+            "sliced with p = {p} on {cells} cells needs about {:.1} GB on {threads} threads, above \
+             the limit of 8 GB; use --downscale {k}{}",
+            bytes as f64 / 1e9,
+            if p == 1.0 {
+                ""
+            } else {
+                ", or --p 1 (24 bytes a cell)"
+            },
+        ),
+    })
+}
 
 /// The most grid cells of the cityblock EMD's grid flow: 2²⁰ (1024²). Its network simplex
 /// grows faster than the grid (a 512² pair takes minutes), so a larger grid would take hours.
@@ -145,6 +180,13 @@ mod tests {
             e.contains("use --proj 34359 or fewer, or --downscale 3"),
             "{e}"
         );
+        // p = 2 at 16384² on two threads needs 20 GB; p = 1 there fits, as does p = 2 at 8192².
+        let e = check_sliced_memory(1 << 28, 2.0, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("use --downscale 2, or --p 1"), "{e}");
+        assert!(check_sliced_memory(1 << 28, 1.0, 2).is_ok());
+        assert!(check_sliced_memory(1 << 26, 2.0, 2).is_ok());
         assert!(check_cityblock_cells(1024 * 1024).is_ok());
         let e = check_cityblock_cells(2000 * 2000).unwrap_err().to_string();
         assert!(e.contains("--downscale 2"), "{e}");

@@ -685,6 +685,7 @@ impl Metric for Sliced {
         let p = &self.params;
         let (rows, cols) = (a.shape().0.max(b.shape().0), a.shape().1.max(b.shape().1));
         super::limits::check_sliced_work(rows * cols, p.projections)?;
+        super::limits::check_sliced_memory(rows * cols, p.p, rayon::current_num_threads())?;
         let angles = p.angles.generate(p.projections, p.seed);
         let result = sliced_wasserstein_observed(a, b, &angles, p.p, progress);
         let mut m = Measurement::new(result.value, MetricParams::Sliced(p.clone()));
