@@ -69,12 +69,10 @@ fn resolved(path: &Path) -> PathBuf {
 /// # Errors
 /// [`Error::InvalidParameter`] naming the option of the first output at fault.
 pub fn check_outputs(outputs: &[(&'static str, &Path)], inputs: &[&Path]) -> Result<()> {
+    let places: Vec<PathBuf> = outputs.iter().map(|(_, path)| resolved(path)).collect();
     for (k, &(option, path)) in outputs.iter().enumerate() {
-        let here = resolved(path);
-        if let Some(&(other, _)) = outputs[..k]
-            .iter()
-            .find(|(_, earlier)| resolved(earlier) == here)
-        {
+        if let Some(j) = places[..k].iter().position(|earlier| *earlier == places[k]) {
+            let other = outputs[j].0;
             return Err(Error::InvalidParameter {
                 name: option,
                 reason: format!(

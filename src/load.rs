@@ -80,7 +80,6 @@ impl Default for LoadOptions {
 /// # Errors
 /// Any [`Error`] of reading, decoding, the pixel limit, or zero mass.
 pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
-    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
     let name = source.name();
     let bytes = match source {
         Source::Path(path) => read_file(path, &name)?,

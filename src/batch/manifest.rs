@@ -61,7 +61,10 @@ impl Plan {
                 lines.push(no);
             }
         } else {
-            let delim = first_delimiter(&text[text.find(first).unwrap_or(0)..]);
+            // `first` is a slice of `text`: its offset, not a search for its content (which
+            // could match inside an earlier comment).
+            let start = first.as_ptr() as usize - text.as_ptr() as usize;
+            let delim = first_delimiter(&text[start..]);
             let rows = delimited_rows(text, delim).map_err(|(no, r)| err(no, r))?;
             let Some((_, head)) = rows.first() else {
                 return Ok(Plan::default());
@@ -310,6 +313,9 @@ mod tests {
         assert_eq!(tsv.inputs, ["p\nq", "r,1", "s", "t"]);
         let csv = Plan::from_manifest("\"p\tq\",r\n", "m").unwrap();
         assert_eq!(csv.inputs, ["p\tq", "r"]);
+        // A comment holding the first row's text and a tab does not decide the delimiter.
+        let after_comment = Plan::from_manifest("# x,b\tc\nx,b\n", "m").unwrap();
+        assert_eq!(after_comment.inputs, ["x", "b"]);
         let err = |t: &str| Plan::from_manifest(t, "m").unwrap_err().to_string();
         // Rows are numbered by the line they start on, counting the breaks inside fields.
         assert_eq!(
