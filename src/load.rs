@@ -307,11 +307,49 @@ fn parse_matrix(bytes: &[u8], name: &str, opts: &LoadOptions) -> Result<Array2<f
             limit: opts.max_pixels,
         });
     }
+    let mut values =
+        Array2::from_shape_vec((rows, cols), data).expect("rows × cols values were collected");
     if opts.invert {
-        let full = data.iter().copied().fold(0.0, f64::max);
-        data.iter_mut().for_each(|v| *v = full - *v);
+        invert_matrix(&mut values);
     }
-    Ok(Array2::from_shape_vec((rows, cols), data).expect("rows × cols values were collected"))
+    Ok(values)
+}
+
+/// `full − v` for every value, the full scale being the largest value (a matrix has no format
+/// to say what full scale is).
+fn invert_matrix(values: &mut Array2<f64>) {
+    let full = values.iter().copied().fold(0.0, f64::max);
+    values.mapv_inplace(|v| full - v);
+}
+
+/// Turns values already in memory (from another program, say) into a mass, as a numeric matrix
+/// input is: values must be finite and non-negative, [`LoadOptions::invert`] takes the largest
+/// value as full scale, then the block-sum downscale and the normalisation. `name` labels the
+/// input in error messages.
+///
+/// # Errors
+/// [`Error::TooLarge`] above [`LoadOptions::max_pixels`], [`Error::Decode`] for a value that is
+/// negative or not finite, [`Error::ZeroMass`], or an invalid option.
+pub fn from_values(mut values: Array2<f64>, name: &str, opts: &LoadOptions) -> Result<Mass> {
+    if opts.downscale == 0 {
+        return Err(Error::InvalidParameter {
+            name: "--downscale",
+            reason: "must be at least 1".into(),
+        });
+    }
+    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
+    let pixels = values.len() as u64;
+    if pixels > opts.max_pixels {
+        return Err(Error::TooLarge {
+            source_name: name.to_string(),
+            pixels,
+            limit: opts.max_pixels,
+        });
+    }
+    if opts.invert && values.iter().all(|v| v.is_finite() && *v >= 0.0) {
+        invert_matrix(&mut values);
+    }
+    Mass::from_values(&values, opts.downscale, name)
 }
 
 #[cfg(test)]

@@ -1,0 +1,799 @@
+//! Python bindings of imgdist. They convert Python inputs into the library's types and results
+//! back into Python objects; every computation is the library's. The GIL is released while
+//! inputs load and metrics run, and no panic crosses into Python.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use imgdist::error::catch_panic;
+use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
+use imgdist::metric::emd::Sparse;
+use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params};
+use imgdist::{Error, Mass, Settings};
+use ndarray::Array2;
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
+    PyTypeError, PyUserWarning, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use rayon::prelude::*;
+
+/// The most threads per core that `jobs` gets, as the command line's `--jobs`.
+const MAX_JOBS_PER_CORE: usize = 8;
+
+/// One input, converted while the GIL is held so that loading can run without it.
+enum Input {
+    /// A file, read by the command line's loader.
+    Path(PathBuf),
+    /// The contents of an image or matrix file, and the input's name.
+    Bytes(Vec<u8>, String),
+    /// Values already in memory (an array), and the input's name.
+    Values(Array2<f64>, String),
+}
+
+impl Input {
+    /// The name the report and error messages use.
+    fn name(&self) -> String {
+        match self {
+            Input::Path(p) => Source::Path(p.clone()).name(),
+            Input::Bytes(_, name) | Input::Values(_, name) => name.clone(),
+        }
+    }
+
+    /// The mass, read and normalised as the command line does.
+    fn load(self, opts: &LoadOptions) -> imgdist::Result<Mass> {
+        match self {
+            Input::Path(path) => {
+                if path.is_dir() {
+                    return Err(Error::Io {
+                        source_name: Source::Path(path).name(),
+                        source: io::Error::new(
+                            io::ErrorKind::IsADirectory,
+                            "is a directory, not a file",
+                        ),
+                    });
+                }
+                loader::load(&Source::Path(path), opts)
+            }
+            Input::Bytes(bytes, name) => loader::load_bytes(&bytes, &name, "", opts),
+            Input::Values(values, name) => loader::from_values(values, &name, opts),
+        }
+    }
+}
+
+/// Converts a Python object into an [`Input`]: a path, bytes, a 2-D array, or anything
+/// `imgdist._convert` turns into one of those (PIL images, nested lists).
+fn input(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Input> {
+    if let Some(found) = direct_input(obj, name)? {
+        return Ok(found);
+    }
+    let converted = obj
+        .py()
+        .import("imgdist")?
+        .getattr("_convert")?
+        .call1((obj, name))?;
+    direct_input(&converted, name)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{name}: expected a path, bytes, a 2-D array or a PIL image, got {}",
+            type_name(obj)
+        ))
+    })
+}
+
+fn direct_input(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Input>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Some(Input::Path(PathBuf::from(s.to_str()?))));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Some(Input::Bytes(b.as_bytes().to_vec(), name.to_string())));
+    }
+    if let Ok(arr) = obj.cast::<PyUntypedArray>() {
+        return Ok(Some(Input::Values(
+            array_values(arr, name)?,
+            name.to_string(),
+        )));
+    }
+    if obj.hasattr("__fspath__")? {
+        return Ok(Some(Input::Path(obj.extract::<PathBuf>()?)));
+    }
+    Ok(None)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string())
+}
+
+/// The values of a 2-D array of any real dtype, memory order and strides, as `f64`.
+fn array_values(arr: &Bound<'_, PyUntypedArray>, name: &str) -> PyResult<Array2<f64>> {
+    if arr.ndim() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "{name}: expected a 2-D array (rows x columns), got shape {:?}",
+            arr.shape()
+        )));
+    }
+    macro_rules! typed {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = arr.cast::<PyArray2<$t>>() {
+                let view = a.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
+                return Ok(view.as_array().mapv(|v| v as f64));
+            }
+        )*};
+    }
+    typed!(f64, f32, u8, u16, u32, u64, i8, i16, i32, i64);
+    if let Ok(a) = arr.cast::<PyArray2<bool>>() {
+        let view = a
+            .try_readonly()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        return Ok(view.as_array().mapv(|v| f64::from(u8::from(v))));
+    }
+    let kind = arr.dtype().kind();
+    if kind == b'c' {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: complex values are not light; pass abs(x) or x.real"
+        )));
+    }
+    // Other real dtypes (float16, long double): NumPy converts them.
+    if matches!(kind, b'f' | b'i' | b'u') {
+        let np = arr.py().import("numpy")?;
+        let converted = np.call_method1("asarray", (arr, "float64"))?;
+        if let Ok(a) = converted.cast::<PyArray2<f64>>() {
+            return Ok(a.readonly().as_array().to_owned());
+        }
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name}: an array of dtype {} is not an image; expected real numbers",
+        arr.dtype()
+    )))
+}
+
+/// The Python exception for a library error, with the command line's one-line message.
+fn to_py(err: &Error) -> PyErr {
+    exception(err, format_error(err))
+}
+
+fn format_error(err: &Error) -> String {
+    match std::error::Error::source(err) {
+        Some(source) => format!("{err}: {source}"),
+        None => err.to_string(),
+    }
+}
+
+fn exception(err: &Error, message: String) -> PyErr {
+    match err {
+        Error::Io { source, .. } | Error::Write { source, .. } => match source.kind() {
+            io::ErrorKind::NotFound => PyFileNotFoundError::new_err(message),
+            io::ErrorKind::PermissionDenied => PyPermissionError::new_err(message),
+            io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(message),
+            _ => PyOSError::new_err(message),
+        },
+        Error::Solver(_) | Error::Internal { .. } | Error::Plot { .. } => {
+            PyRuntimeError::new_err(message)
+        }
+        _ => PyValueError::new_err(message),
+    }
+}
+
+/// Thread pools by size, built once each: `jobs` is usually one of a few values.
+static POOLS: Mutex<Option<HashMap<usize, Arc<rayon::ThreadPool>>>> = Mutex::new(None);
+
+/// The pool for `jobs` threads; `None` for the default (all cores, rayon's global pool).
+fn pool(py: Python<'_>, jobs: Option<i64>) -> PyResult<Option<Arc<rayon::ThreadPool>>> {
+    let Some(jobs) = jobs else {
+        return Ok(None);
+    };
+    if jobs < 1 {
+        return Err(PyValueError::new_err(
+            "invalid --jobs: must be at least 1".to_string(),
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = cores * MAX_JOBS_PER_CORE;
+    let mut jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
+    if jobs > most {
+        PyErr::warn(
+            py,
+            &py.get_type::<PyUserWarning>(),
+            &std::ffi::CString::new(format!(
+                "jobs={jobs} is more than {MAX_JOBS_PER_CORE} per core; using {most} ({cores} cores)"
+            ))
+            .expect("no NUL in the message"),
+            1,
+        )?;
+        jobs = most;
+    }
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let pools = pools.get_or_insert_with(HashMap::new);
+    if let Some(p) = pools.get(&jobs) {
+        return Ok(Some(Arc::clone(p)));
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("imgdist-{i}"))
+        .build()
+        .map_err(|e| PyOSError::new_err(format!("cannot start {jobs} threads: {e}")))?;
+    let built = Arc::new(built);
+    pools.insert(jobs, Arc::clone(&built));
+    Ok(Some(built))
+}
+
+/// Runs `f` without the GIL, on `jobs` threads, turning a panic into an error.
+fn detached<T: Send>(
+    py: Python<'_>,
+    jobs: Option<i64>,
+    f: impl FnOnce() -> Result<T, PyFailure> + Send,
+) -> PyResult<T> {
+    let pool = pool(py, jobs)?;
+    let guarded =
+        move || catch_panic(|| Ok(f())).unwrap_or_else(|panic| Err(PyFailure::from(panic)));
+    let result = py.detach(move || match pool {
+        Some(p) => p.install(guarded),
+        None => guarded(),
+    });
+    result.map_err(PyFailure::into_py)
+}
+
+/// A library error, with what it was about when the library's message does not say.
+struct PyFailure {
+    error: Error,
+    context: Option<String>,
+}
+
+impl From<Error> for PyFailure {
+    fn from(error: Error) -> Self {
+        PyFailure {
+            error,
+            context: None,
+        }
+    }
+}
+
+impl PyFailure {
+    fn into_py(self) -> PyErr {
+        match self.context {
+            None => to_py(&self.error),
+            Some(c) => exception(&self.error, format!("{c}: {}", format_error(&self.error))),
+        }
+    }
+}
+
+/// How inputs load: the options every function takes.
+fn load_options(invert: bool, downscale: i64, max_pixels: i64) -> PyResult<LoadOptions> {
+    if max_pixels < 0 {
+        return Err(PyValueError::new_err(
+            "invalid --max-pixels: must not be negative",
+        ));
+    }
+    let opts = LoadOptions {
+        invert,
+        // 0 and below: the library's own message ("must be at least 1").
+        downscale: usize::try_from(downscale.max(0)).unwrap_or(usize::MAX),
+        max_pixels: max_pixels as u64,
+    };
+    let settings = Settings {
+        metrics: Vec::new(),
+        load: opts.clone(),
+        ..Settings::default()
+    };
+    settings.validate().map_err(|e| to_py(&e))?;
+    Ok(opts)
+}
+
+/// The metric parameters, named as the command line's options.
+#[allow(clippy::too_many_arguments)]
+fn params(
+    eps: f64,
+    sigma: f64,
+    proj: i64,
+    seed: &Bound<'_, PyAny>,
+    p: f64,
+    angles: &str,
+    ground: &str,
+) -> PyResult<Params> {
+    let seed: u64 = seed.extract().map_err(|_| {
+        PyValueError::new_err(format!(
+            "invalid --seed: {} is not a whole number from 0 to {}",
+            seed.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
+            u64::MAX
+        ))
+    })?;
+    let mut params = Params {
+        eps,
+        sigma,
+        ground: ground.parse::<Ground>().map_err(|e| to_py(&e))?,
+        ..Params::default()
+    };
+    params.sliced.projections = usize::try_from(proj.max(0)).unwrap_or(usize::MAX);
+    params.sliced.seed = seed;
+    params.sliced.p = p;
+    params.sliced.angles = angles.parse::<Angles>().map_err(|e| to_py(&e))?;
+    Ok(params)
+}
+
+/// Computes one metric on one pair, without the GIL.
+fn measure(
+    py: Python<'_>,
+    kind: MetricKind,
+    params: Params,
+    inputs: [Input; 2],
+    opts: LoadOptions,
+    jobs: Option<i64>,
+) -> PyResult<(Measurement, [Mass; 2])> {
+    let metric = kind.build(&params).map_err(|e| to_py(&e))?;
+    detached(py, jobs, move || {
+        let [a, b] = inputs;
+        let (a, b) = (a.load(&opts)?, b.load(&opts)?);
+        let m = metric.compute(&a, &b)?;
+        Ok((m, [a, b]))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn value(
+    py: Python<'_>,
+    kind: MetricKind,
+    params: Params,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<f64> {
+    let opts = load_options(invert, downscale, max_pixels)?;
+    let inputs = [input(a, "a")?, input(b, "b")?];
+    Ok(measure(py, kind, params, inputs, opts, jobs)?.0.value)
+}
+
+/// The mass of one input as a 2-D float64 array that sums to 1, read as the command line reads
+/// it (an image's light, or a matrix's values), after the `downscale` block sum.
+#[pyfunction]
+#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64))]
+fn load<'py>(
+    py: Python<'py>,
+    input: &Bound<'py, PyAny>,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let opts = load_options(invert, downscale, max_pixels)?;
+    let input = self::input(input, "input")?;
+    let mass = detached(py, None, move || Ok(input.load(&opts)?))?;
+    Ok(mass.weights().clone().into_pyarray(py))
+}
+
+macro_rules! pixel_metric {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        #[pyfunction]
+        #[pyo3(signature = (a, b, *, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn $name(
+            py: Python<'_>,
+            a: &Bound<'_, PyAny>,
+            b: &Bound<'_, PyAny>,
+            invert: bool,
+            downscale: i64,
+            max_pixels: i64,
+            jobs: Option<i64>,
+        ) -> PyResult<f64> {
+            value(py, $kind, Params::default(), a, b, invert, downscale, max_pixels, jobs)
+        }
+    };
+}
+
+pixel_metric!(
+    /// Total variation distance ½ Σ |a − b| between the two masses, in [0, 1].
+    tv,
+    MetricKind::Tv
+);
+pixel_metric!(
+    /// Jensen–Shannon divergence in nats, in [0, ln 2].
+    js,
+    MetricKind::Js
+);
+pixel_metric!(
+    /// Hellinger distance, in [0, 1].
+    hellinger,
+    MetricKind::Hellinger
+);
+
+/// Kullback–Leibler divergence KL(a‖b) in nats; `eps` is added to every cell of both masses
+/// before renormalising (0: infinite where b has no mass but a has).
+#[pyfunction]
+#[pyo3(signature = (a, b, *, eps=0.0, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn kl(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    eps: f64,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<f64> {
+    let params = Params {
+        eps,
+        ..Params::default()
+    };
+    value(
+        py,
+        MetricKind::Kl,
+        params,
+        a,
+        b,
+        invert,
+        downscale,
+        max_pixels,
+        jobs,
+    )
+}
+
+/// L2 distance between the masses blurred by a Gaussian of standard deviation `sigma` pixels.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, sigma=2.0, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn blur_l2(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    sigma: f64,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<f64> {
+    let params = Params {
+        sigma,
+        ..Params::default()
+    };
+    value(
+        py,
+        MetricKind::BlurL2,
+        params,
+        a,
+        b,
+        invert,
+        downscale,
+        max_pixels,
+        jobs,
+    )
+}
+
+/// Sliced Wasserstein distance of order `p` over `proj` directions drawn with `seed`
+/// (`angles`: "uniform" or "random"), in pixels. With `return_profile=True`, also a dict with
+/// the directions' `angles`, the distance along each (`per_direction`) and the `std_error`.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, proj=200, seed=None, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn sliced<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    proj: i64,
+    seed: Option<&Bound<'py, PyAny>>,
+    p: f64,
+    angles: &str,
+    return_profile: bool,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let zero = 0u64.into_pyobject(py)?.into_any();
+    let params = params(
+        0.0,
+        2.0,
+        proj,
+        seed.unwrap_or(&zero),
+        p,
+        angles,
+        "euclidean",
+    )?;
+    let opts = load_options(invert, downscale, max_pixels)?;
+    let inputs = [input(a, "a")?, input(b, "b")?];
+    let (m, _) = measure(py, MetricKind::Sliced, params, inputs, opts, jobs)?;
+    let value = m.value.into_pyobject(py)?.into_any();
+    if !return_profile {
+        return Ok(value);
+    }
+    let Extras::Sliced(profile) = &m.extras else {
+        return Err(PyRuntimeError::new_err(
+            "internal error: sliced returned no profile",
+        ));
+    };
+    let std_error = match &m.details {
+        imgdist::metric::Details::Sliced(d) => d.std_error,
+        _ => f64::NAN,
+    };
+    let out = PyDict::new(py);
+    out.set_item("angles", profile.angles.clone().into_pyarray(py))?;
+    out.set_item(
+        "per_direction",
+        profile.per_direction.clone().into_pyarray(py),
+    )?;
+    out.set_item("std_error", std_error)?;
+    Ok((value, out).into_pyobject(py)?.into_any())
+}
+
+/// The plan and duals of an exact EMD on the two grids.
+struct GridPlan {
+    a_rows: Vec<i64>,
+    a_cols: Vec<i64>,
+    b_rows: Vec<i64>,
+    b_cols: Vec<i64>,
+    mass: Vec<f64>,
+    u: Array2<f64>,
+    v: Array2<f64>,
+}
+
+/// The grid cell of each support point (the solver speaks of coordinates, not cells).
+fn cells(points: &[(f64, f64)], mass: &Mass) -> Vec<(usize, usize)> {
+    let at = |coords: &[f64], x: f64| coords.partition_point(|&c| c < x);
+    points
+        .iter()
+        .map(|&(r, c)| (at(mass.row_coords(), r), at(mass.col_coords(), c)))
+        .collect()
+}
+
+impl GridPlan {
+    fn new(s: &Sparse, a: &Mass, b: &Mass) -> GridPlan {
+        let (sources, targets) = (cells(&s.sources, a), cells(&s.targets, b));
+        let duals = |cells: &[(usize, usize)], pot: &[f64], m: &Mass| {
+            let mut grid = Array2::from_elem(m.shape(), f64::NAN);
+            for (&cell, &p) in cells.iter().zip(pot) {
+                grid[cell] = p;
+            }
+            grid
+        };
+        let plan = &s.transport.plan;
+        let index = |v: usize| v as i64;
+        GridPlan {
+            a_rows: plan.iter().map(|&(i, _, _)| index(sources[i].0)).collect(),
+            a_cols: plan.iter().map(|&(i, _, _)| index(sources[i].1)).collect(),
+            b_rows: plan.iter().map(|&(_, j, _)| index(targets[j].0)).collect(),
+            b_cols: plan.iter().map(|&(_, j, _)| index(targets[j].1)).collect(),
+            mass: plan.iter().map(|&(_, _, f)| f).collect(),
+            u: duals(&sources, &s.transport.u, a),
+            v: duals(&targets, &s.transport.v, b),
+        }
+    }
+}
+
+/// Exact earth mover's distance with ground cost `ground` ("euclidean", "sqeuclidean",
+/// "cityblock"), in pixels (pixels² for sqeuclidean). With `return_plan=True`, also a dict with
+/// an optimal plan in COO form (`a_rows`, `a_cols`, `b_rows`, `b_cols`, `mass`), the duals `u`
+/// and `v` on the two grids (NaN where a side has no mass), and the certificate's `cost`,
+/// `max_violation` and `gap`.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, ground="euclidean", return_plan=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn emd<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    ground: &str,
+    return_plan: bool,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let zero = 0u64.into_pyobject(py)?.into_any();
+    let mut params = params(0.0, 2.0, 200, &zero, 1.0, "uniform", ground)?;
+    if return_plan {
+        params.emd_plan = EmdPlan::Solve;
+    }
+    let opts = load_options(invert, downscale, max_pixels)?;
+    let inputs = [input(a, "a")?, input(b, "b")?];
+    let metric = MetricKind::Emd.build(&params).map_err(|e| to_py(&e))?;
+    let (m, plan) = detached(py, jobs, move || {
+        let [a, b] = inputs;
+        let (a, b) = (a.load(&opts)?, b.load(&opts)?);
+        let m = metric.compute(&a, &b)?;
+        let plan = match &m.extras {
+            Extras::Emd(Ok(sparse)) => Some(GridPlan::new(sparse, &a, &b)),
+            _ => None,
+        };
+        Ok((m, plan))
+    })?;
+    let value = m.value.into_pyobject(py)?.into_any();
+    if !return_plan {
+        return Ok(value);
+    }
+    let Some(plan) = plan else {
+        return Err(PyRuntimeError::new_err(
+            "internal error: emd returned no plan",
+        ));
+    };
+    let out = PyDict::new(py);
+    out.set_item("a_rows", plan.a_rows.into_pyarray(py))?;
+    out.set_item("a_cols", plan.a_cols.into_pyarray(py))?;
+    out.set_item("b_rows", plan.b_rows.into_pyarray(py))?;
+    out.set_item("b_cols", plan.b_cols.into_pyarray(py))?;
+    out.set_item("mass", plan.mass.into_pyarray(py))?;
+    out.set_item("u", plan.u.into_pyarray(py))?;
+    out.set_item("v", plan.v.into_pyarray(py))?;
+    if let imgdist::metric::Details::Emd(d) = &m.details {
+        out.set_item("cost", d.cost)?;
+        let certificate = d.certificate.as_ref();
+        out.set_item(
+            "max_violation",
+            certificate.map_or(f64::NAN, |c| c.max_violation),
+        )?;
+        out.set_item("gap", certificate.map_or(f64::NAN, |c| c.gap))?;
+    }
+    Ok((value, out).into_pyobject(py)?.into_any())
+}
+
+/// The metrics a `metrics` argument names: a comma-separated string (`"all"` for every
+/// metric) or a sequence of names.
+fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
+    let list = if let Ok(s) = metrics.cast::<PyString>() {
+        s.to_str()?.to_string()
+    } else {
+        let names: Vec<String> = metrics.extract().map_err(|_| {
+            PyTypeError::new_err("metrics: expected a string such as \"tv,emd\" or a list of names")
+        })?;
+        names.join(",")
+    };
+    MetricKind::parse_list(&list).map_err(|e| to_py(&e))
+}
+
+/// Computes several metrics on one pair and returns the command line's JSON report as a dict:
+/// `version`, `inputs`, `options`, `metrics` (name → value, finite, params, details, pass) and
+/// `pass`. `max` maps metric names to thresholds (the report's `pass`); `names` label the
+/// inputs (default: the paths, or "a" and "b").
+#[pyfunction]
+#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=None, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn compare<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    metrics: Option<&Bound<'py, PyAny>>,
+    eps: f64,
+    sigma: f64,
+    proj: i64,
+    seed: Option<&Bound<'py, PyAny>>,
+    p: f64,
+    angles: &str,
+    ground: &str,
+    max: Option<HashMap<String, f64>>,
+    names: Option<(String, String)>,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let zero = 0u64.into_pyobject(py)?.into_any();
+    let params = params(eps, sigma, proj, seed.unwrap_or(&zero), p, angles, ground)?;
+    let metrics = match metrics {
+        Some(m) => metric_list(m)?,
+        None => MetricKind::DEFAULT.to_vec(),
+    };
+    let mut maxima = Vec::new();
+    for (name, threshold) in max.unwrap_or_default() {
+        let kind = name.parse::<MetricKind>().map_err(|e| to_py(&e))?;
+        maxima.push((kind, threshold));
+    }
+    let settings = Settings {
+        metrics,
+        maxima,
+        load: load_options(invert, downscale, max_pixels)?,
+        params,
+    };
+    settings.validate().map_err(|e| to_py(&e))?;
+    let (a, b) = (input(a, "a")?, input(b, "b")?);
+    let names = names.unwrap_or_else(|| (a.name(), b.name()));
+    let json = detached(py, jobs, move || {
+        let (ma, mb) = (a.load(&settings.load)?, b.load(&settings.load)?);
+        let report = settings.report(&settings.params, [&names.0, &names.1], &ma, &mb)?;
+        Ok(serde_json::to_string(&report.to_json()).expect("a report serializes"))
+    })?;
+    py.import("json")?.call_method1("loads", (json,))
+}
+
+/// The square matrix of one metric between every two inputs, computed in parallel: entry
+/// `[i, j]` is the metric of `(inputs[i], inputs[j])` with the same parameters (and the same
+/// seed for every pair), 0 on the diagonal. Each input loads once.
+#[pyfunction]
+#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=None, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn pairwise<'py>(
+    py: Python<'py>,
+    inputs: &Bound<'py, PyAny>,
+    metric: &str,
+    eps: f64,
+    sigma: f64,
+    proj: i64,
+    seed: Option<&Bound<'py, PyAny>>,
+    p: f64,
+    angles: &str,
+    ground: &str,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let zero = 0u64.into_pyobject(py)?.into_any();
+    let params = params(eps, sigma, proj, seed.unwrap_or(&zero), p, angles, ground)?;
+    let kind = metric.parse::<MetricKind>().map_err(|e| to_py(&e))?;
+    let built = kind.build(&params).map_err(|e| to_py(&e))?;
+    let opts = load_options(invert, downscale, max_pixels)?;
+    let converted = inputs
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err("inputs: expected a sequence of inputs"))?
+        .enumerate()
+        .map(|(i, obj)| input(&obj?, &format!("inputs[{i}]")))
+        .collect::<PyResult<Vec<Input>>>()?;
+    let n = converted.len();
+    let symmetric = kind != MetricKind::Kl;
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| if symmetric { i < j } else { i != j })
+        .collect();
+    let values = detached(py, jobs, move || {
+        let masses = converted
+            .into_par_iter()
+            .map(|input| input.load(&opts))
+            .collect::<imgdist::Result<Vec<Mass>>>()?;
+        pairs
+            .par_iter()
+            .map(|&(i, j)| {
+                built
+                    .compute(&masses[i], &masses[j])
+                    .map(|m| m.value)
+                    .map_err(|error| PyFailure {
+                        error,
+                        context: Some(format!("pair ({i}, {j})")),
+                    })
+            })
+            .collect::<Result<Vec<f64>, PyFailure>>()
+            .map(|values| (pairs, values))
+    })?;
+    let mut matrix = Array2::<f64>::zeros((n, n));
+    let (pairs, values) = values;
+    for (&(i, j), &v) in pairs.iter().zip(&values) {
+        matrix[[i, j]] = v;
+        if symmetric {
+            matrix[[j, i]] = v;
+        }
+    }
+    Ok(matrix.into_pyarray(py))
+}
+
+/// The `sliced` seed `imgdist batch` gives the pair with this id (for `--all-pairs`, the two
+/// paths joined by `|`) when run with `--seed seed`.
+#[pyfunction]
+fn pair_seed(seed: u64, id: &str) -> u64 {
+    imgdist::batch::pair_seed(seed, id)
+}
+
+/// imgdist's native module; `import imgdist` is its public face.
+#[pymodule]
+fn _imgdist(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MAX_PIXELS", DEFAULT_MAX_PIXELS)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(tv, m)?)?;
+    m.add_function(wrap_pyfunction!(kl, m)?)?;
+    m.add_function(wrap_pyfunction!(js, m)?)?;
+    m.add_function(wrap_pyfunction!(hellinger, m)?)?;
+    m.add_function(wrap_pyfunction!(blur_l2, m)?)?;
+    m.add_function(wrap_pyfunction!(sliced, m)?)?;
+    m.add_function(wrap_pyfunction!(emd, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(pairwise, m)?)?;
+    m.add_function(wrap_pyfunction!(pair_seed, m)?)?;
+    Ok(())
+}
