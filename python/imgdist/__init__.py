@@ -30,9 +30,15 @@ from ._imgdist import (
     sliced,
     tv,
 )
+from ._types import AngleChoice, Ground, Input, Plan, Profile
 
 __all__ = [
+    "AngleChoice",
     "DEFAULT_MAX_PIXELS",
+    "Ground",
+    "Input",
+    "Plan",
+    "Profile",
     "__version__",
     "blur_l2",
     "compare",

@@ -1,50 +1,32 @@
 """Type stubs of imgdist's native module (the Rust library, bound with PyO3)."""
 
-import os
-from typing import Any, Literal, Sequence, TypedDict, overload
+from typing import Any, Literal, Sequence, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from ._types import AngleChoice, Ground, Input, Plan, Profile
+
+__all__ = [
+    "__version__",
+    "DEFAULT_MAX_PIXELS",
+    "blur_l2",
+    "compare",
+    "emd",
+    "hellinger",
+    "js",
+    "kl",
+    "load",
+    "pair_seed",
+    "pairwise",
+    "sliced",
+    "tv",
+]
 
 __version__: str
 
 #: The default of ``max_pixels``: 2**26 pixels (8192 x 8192).
 DEFAULT_MAX_PIXELS: int
-
-#: One input: a path (str or os.PathLike), the bytes of an image or matrix file, a 2-D array
-#: of any real dtype (values are light: finite, non-negative; normalised to mass like a matrix
-#: file), or a ``PIL.Image.Image``.
-Input = str | os.PathLike[str] | bytes | npt.ArrayLike | Any
-
-Ground = Literal["euclidean", "sqeuclidean", "cityblock"]
-AngleChoice = Literal["uniform", "random"]
-
-class Profile(TypedDict):
-    """What ``sliced(..., return_profile=True)`` returns beside the value."""
-
-    angles: npt.NDArray[np.float64]
-    per_direction: npt.NDArray[np.float64]
-    std_error: float
-
-class Plan(TypedDict):
-    """What ``emd(..., return_plan=True)`` returns beside the value.
-
-    The plan in COO form: mass ``mass[k]`` moves from cell ``(a_rows[k], a_cols[k])`` of A's grid
-    to cell ``(b_rows[k], b_cols[k])`` of B's grid. ``u`` and ``v`` are the dual potentials on A's
-    and B's grids (NaN where a side has no mass): ``u[i] + v[j] <= cost(i, j)`` for every pair of
-    cells with mass, with equality wherever mass moves.
-    """
-
-    a_rows: npt.NDArray[np.int64]
-    a_cols: npt.NDArray[np.int64]
-    b_rows: npt.NDArray[np.int64]
-    b_cols: npt.NDArray[np.int64]
-    mass: npt.NDArray[np.float64]
-    u: npt.NDArray[np.float64]
-    v: npt.NDArray[np.float64]
-    cost: float
-    max_violation: float
-    gap: float
 
 def load(
     input: Input,
@@ -157,7 +139,7 @@ def emd(
 def compare(
     a: Input,
     b: Input,
-    metrics: str | Sequence[str] = ("sliced",),
+    metrics: str | Sequence[str] | None = None,
     *,
     eps: float = 0.0,
     sigma: float = 2.0,

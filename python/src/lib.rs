@@ -293,15 +293,14 @@ fn params(
     eps: f64,
     sigma: f64,
     proj: i64,
-    seed: &Bound<'_, PyAny>,
+    seed: i128,
     p: f64,
     angles: &str,
     ground: &str,
 ) -> PyResult<Params> {
-    let seed: u64 = seed.extract().map_err(|_| {
+    let seed = u64::try_from(seed).map_err(|_| {
         PyValueError::new_err(format!(
-            "invalid --seed: {} is not a whole number from 0 to {}",
-            seed.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
+            "invalid --seed: {seed} is not a whole number from 0 to {}",
             u64::MAX
         ))
     })?;
@@ -473,14 +472,14 @@ fn blur_l2(
 /// (`angles`: "uniform" or "random"), in pixels. With `return_profile=True`, also a dict with
 /// the directions' `angles`, the distance along each (`per_direction`) and the `std_error`.
 #[pyfunction]
-#[pyo3(signature = (a, b, *, proj=200, seed=None, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (a, b, *, proj=200, seed=0, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn sliced<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
     proj: i64,
-    seed: Option<&Bound<'py, PyAny>>,
+    seed: i128,
     p: f64,
     angles: &str,
     return_profile: bool,
@@ -489,16 +488,7 @@ fn sliced<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let zero = 0u64.into_pyobject(py)?.into_any();
-    let params = params(
-        0.0,
-        2.0,
-        proj,
-        seed.unwrap_or(&zero),
-        p,
-        angles,
-        "euclidean",
-    )?;
+    let params = params(0.0, 2.0, proj, seed, p, angles, "euclidean")?;
     let opts = load_options(invert, downscale, max_pixels)?;
     let inputs = [input(a, "a")?, input(b, "b")?];
     let (m, _) = measure(py, MetricKind::Sliced, params, inputs, opts, jobs)?;
@@ -588,8 +578,7 @@ fn emd<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let zero = 0u64.into_pyobject(py)?.into_any();
-    let mut params = params(0.0, 2.0, 200, &zero, 1.0, "uniform", ground)?;
+    let mut params = params(0.0, 2.0, 200, 0, 1.0, "uniform", ground)?;
     if return_plan {
         params.emd_plan = EmdPlan::Solve;
     }
@@ -654,7 +643,7 @@ fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
 /// `pass`. `max` maps metric names to thresholds (the report's `pass`); `names` label the
 /// inputs (default: the paths, or "a" and "b").
 #[pyfunction]
-#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=None, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -664,7 +653,7 @@ fn compare<'py>(
     eps: f64,
     sigma: f64,
     proj: i64,
-    seed: Option<&Bound<'py, PyAny>>,
+    seed: i128,
     p: f64,
     angles: &str,
     ground: &str,
@@ -675,8 +664,7 @@ fn compare<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let zero = 0u64.into_pyobject(py)?.into_any();
-    let params = params(eps, sigma, proj, seed.unwrap_or(&zero), p, angles, ground)?;
+    let params = params(eps, sigma, proj, seed, p, angles, ground)?;
     let metrics = match metrics {
         Some(m) => metric_list(m)?,
         None => MetricKind::DEFAULT.to_vec(),
@@ -707,7 +695,7 @@ fn compare<'py>(
 /// `[i, j]` is the metric of `(inputs[i], inputs[j])` with the same parameters (and the same
 /// seed for every pair), 0 on the diagonal. Each input loads once.
 #[pyfunction]
-#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=None, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn pairwise<'py>(
     py: Python<'py>,
@@ -716,7 +704,7 @@ fn pairwise<'py>(
     eps: f64,
     sigma: f64,
     proj: i64,
-    seed: Option<&Bound<'py, PyAny>>,
+    seed: i128,
     p: f64,
     angles: &str,
     ground: &str,
@@ -725,8 +713,7 @@ fn pairwise<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let zero = 0u64.into_pyobject(py)?.into_any();
-    let params = params(eps, sigma, proj, seed.unwrap_or(&zero), p, angles, ground)?;
+    let params = params(eps, sigma, proj, seed, p, angles, ground)?;
     let kind = metric.parse::<MetricKind>().map_err(|e| to_py(&e))?;
     let built = kind.build(&params).map_err(|e| to_py(&e))?;
     let opts = load_options(invert, downscale, max_pixels)?;
