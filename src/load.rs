@@ -361,6 +361,48 @@ mod tests {
     }
 
     #[test]
+    fn values_in_memory_load_as_a_matrix_file_does() {
+        let text = b"1,2\n3,0\n";
+        let values = ndarray::array![[1.0, 2.0], [3.0, 0.0]];
+        for invert in [false, true] {
+            let opts = LoadOptions { invert, ..opts() };
+            let from_file = load_bytes(text, "m", "csv", &opts).unwrap();
+            assert_eq!(from_values(values.clone(), "m", &opts).unwrap(), from_file);
+        }
+        // Column-major memory holds the same matrix.
+        let fortran = values.t().as_standard_layout().t().to_owned();
+        assert_eq!(
+            from_values(fortran, "m", &opts()).unwrap(),
+            from_values(values.clone(), "m", &opts()).unwrap()
+        );
+        // A NaN or negative value is an error, inverted or not (inverting must not hide it).
+        for bad in [f64::NAN, -1.0, f64::INFINITY] {
+            let mut v = values.clone();
+            v[[1, 0]] = bad;
+            for invert in [false, true] {
+                let opts = LoadOptions { invert, ..opts() };
+                let err = from_values(v.clone(), "m", &opts).unwrap_err().to_string();
+                assert!(
+                    err.contains("row 2, column 1"),
+                    "{bad} invert={invert}: {err}"
+                );
+            }
+        }
+        let small = LoadOptions {
+            max_pixels: 3,
+            ..opts()
+        };
+        assert!(matches!(
+            from_values(values.clone(), "m", &small),
+            Err(Error::TooLarge { pixels: 4, .. })
+        ));
+        assert!(matches!(
+            from_values(Array2::zeros((2, 2)), "m", &opts()),
+            Err(Error::ZeroMass { .. })
+        ));
+    }
+
+    #[test]
     fn matrix_separators_and_comments() {
         let m = load_bytes(b"# grid\n1,2\n3,4\n\n", "m", "csv", &opts()).unwrap();
         assert_eq!(m.as_slice(), &[0.1, 0.2, 0.3, 0.4]);
