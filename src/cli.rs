@@ -191,22 +191,12 @@ impl MetricArgs {
             .iter()
             .map(|s| parse_max(s))
             .collect::<Result<Vec<_>>>()?;
-        let metrics = match &self.metric {
-            Some(list) => MetricKind::parse_list(list)?,
-            None if !maxima.is_empty() => {
-                let mut v: Vec<MetricKind> = Vec::new();
-                for (k, _) in &maxima {
-                    if !v.contains(k) {
-                        v.push(*k);
-                    }
-                }
-                v
-            }
-            None => MetricKind::DEFAULT.to_vec(),
-        };
-        if let Some((k, _)) = maxima.iter().find(|(k, _)| !metrics.contains(k)) {
-            bail!("--max names metric '{k}', which --metric does not compute");
-        }
+        let named = self
+            .metric
+            .as_deref()
+            .map(MetricKind::parse_list)
+            .transpose()?;
+        let metrics = Settings::metrics_for(named, &maxima)?;
         Ok(Settings {
             metrics,
             maxima,

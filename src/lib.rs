@@ -88,6 +88,38 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The metrics a run computes: those `named`; without names, those `maxima` name (in their
+    /// order), else [`MetricKind::DEFAULT`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`--max`) when a threshold names a metric the run does not
+    /// compute.
+    pub fn metrics_for(
+        named: Option<Vec<MetricKind>>,
+        maxima: &[(MetricKind, f64)],
+    ) -> Result<Vec<MetricKind>> {
+        let metrics = match named {
+            Some(list) => list,
+            None if !maxima.is_empty() => {
+                let mut v: Vec<MetricKind> = Vec::new();
+                for (k, _) in maxima {
+                    if !v.contains(k) {
+                        v.push(*k);
+                    }
+                }
+                v
+            }
+            None => MetricKind::DEFAULT.to_vec(),
+        };
+        if let Some((k, _)) = maxima.iter().find(|(k, _)| !metrics.contains(k)) {
+            return Err(Error::InvalidParameter {
+                name: "--max",
+                reason: format!("names metric '{k}', which --metric does not compute"),
+            });
+        }
+        Ok(metrics)
+    }
+
     /// Checks every parameter the chosen metrics use, before any input is read.
     ///
     /// # Errors

@@ -62,7 +62,7 @@ def _convert(obj: Any, name: str) -> Any:
 
     A ``PIL.Image.Image`` becomes PNG bytes (so it loads exactly as the same picture read from
     a file) or, for floating-point and 32-bit modes, an array; anything else goes through
-    ``numpy.asarray``.
+    ``numpy.asarray`` and must give an array of numbers.
     """
     if _is_pil_image(obj):
         mode = obj.mode
@@ -71,18 +71,24 @@ def _convert(obj: Any, name: str) -> Any:
 
             return np.asarray(obj)
         if mode not in _PNG_MODES:
-            obj = obj.convert("RGBA" if "A" in mode or "transparency" in obj.info else "RGB")
+            # Palette, CMYK, YCbCr, LAB, HSV, premultiplied: as RGB, with alpha where the image
+            # has any (a palette's transparent entries included).
+            obj = obj.convert("RGBA" if obj.has_transparency_data else "RGB")
         buf = io.BytesIO()
         obj.save(buf, format="PNG", compress_level=0)
         return buf.getvalue()
     import numpy as np
 
+    not_an_input = TypeError(
+        f"{name}: expected a path, bytes, a 2-D array or a PIL image, got {type(obj).__name__}"
+    )
     try:
-        return np.asarray(obj)
+        array = np.asarray(obj)
     except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name}: expected a path, bytes, a 2-D array or a PIL image, got {type(obj).__name__}"
-        ) from err
+        raise not_an_input from err
+    if array.ndim == 0 or array.dtype.kind not in "biufc":
+        raise not_an_input
+    return array
 
 
 def _is_pil_image(obj: Any) -> bool:

@@ -2,10 +2,11 @@
 //! back into Python objects; every computation is the library's. The GIL is released while
 //! inputs load and metrics run, and no panic crosses into Python.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use imgdist::error::catch_panic;
 use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
@@ -48,22 +49,19 @@ impl Input {
     }
 
     /// The mass, read and normalised as the command line does.
-    fn load(self, opts: &LoadOptions) -> imgdist::Result<Mass> {
+    fn load(self, opts: &LoadOptions) -> Result<Mass, PyFailure> {
         match self {
-            Input::Path(path) => {
-                if path.is_dir() {
-                    return Err(Error::Io {
-                        source_name: Source::Path(path).name(),
-                        source: io::Error::new(
-                            io::ErrorKind::IsADirectory,
-                            "is a directory, not a file",
-                        ),
-                    });
+            Input::Path(path) => loader::load(&Source::Path(path.clone()), opts).map_err(|error| {
+                // The loader's message for a directory; Python has a class for it.
+                let directory = matches!(error, Error::Decode { .. }) && path.is_dir();
+                PyFailure {
+                    error,
+                    context: None,
+                    directory,
                 }
-                loader::load(&Source::Path(path), opts)
-            }
-            Input::Bytes(bytes, name) => loader::load_bytes(&bytes, &name, "", opts),
-            Input::Values(values, name) => loader::from_values(values, &name, opts),
+            }),
+            Input::Bytes(bytes, name) => Ok(loader::load_bytes(&bytes, &name, "", opts)?),
+            Input::Values(values, name) => Ok(loader::from_values(values, &name, opts)?),
         }
     }
 }
@@ -182,20 +180,44 @@ fn exception(err: &Error, message: String) -> PyErr {
     }
 }
 
-/// Thread pools by size, built once each: `jobs` is usually one of a few values.
-static POOLS: Mutex<Option<HashMap<usize, Arc<rayon::ThreadPool>>>> = Mutex::new(None);
+thread_local! {
+    /// This thread's pools by size, built on first use and dropped with the thread. Each
+    /// calling thread has its own, so calls from two Python threads never queue behind each
+    /// other on one pool.
+    static POOLS: RefCell<HashMap<usize, Arc<rayon::ThreadPool>>> = RefCell::new(HashMap::new());
+}
+
+/// The machine's cores, asked once (the question reads cgroup files: tens of microseconds).
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A pool of all cores for default calls from a thread that is itself in a rayon pool (its
+/// own one-thread pool after a `jobs=1` call): rayon would run them on that pool, one thread.
+static ALL_CORES: OnceLock<Arc<rayon::ThreadPool>> = OnceLock::new();
 
 /// The pool for `jobs` threads; `None` for the default (all cores, rayon's global pool).
 fn pool(py: Python<'_>, jobs: Option<i64>) -> PyResult<Option<Arc<rayon::ThreadPool>>> {
     let Some(jobs) = jobs else {
-        return Ok(None);
+        if rayon::current_thread_index().is_none() {
+            return Ok(None);
+        }
+        if let Some(p) = ALL_CORES.get() {
+            return Ok(Some(Arc::clone(p)));
+        }
+        let built = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("imgdist-all-{i}"))
+            .build()
+            .map_err(|e| PyOSError::new_err(format!("cannot start threads: {e}")))?;
+        return Ok(Some(Arc::clone(ALL_CORES.get_or_init(|| Arc::new(built)))));
     };
     if jobs < 1 {
         return Err(PyValueError::new_err(
             "invalid --jobs: must be at least 1".to_string(),
         ));
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     let most = cores * MAX_JOBS_PER_CORE;
     let mut jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
     if jobs > most {
@@ -210,18 +232,28 @@ fn pool(py: Python<'_>, jobs: Option<i64>) -> PyResult<Option<Arc<rayon::ThreadP
         )?;
         jobs = most;
     }
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    let pools = pools.get_or_insert_with(HashMap::new);
-    if let Some(p) = pools.get(&jobs) {
-        return Ok(Some(Arc::clone(p)));
+    if let Some(p) = POOLS.with_borrow(|pools| pools.get(&jobs).cloned()) {
+        return Ok(Some(p));
     }
-    let built = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .thread_name(|i| format!("imgdist-{i}"))
-        .build()
-        .map_err(|e| PyOSError::new_err(format!("cannot start {jobs} threads: {e}")))?;
+    let builder = || {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|i| format!("imgdist-{i}"))
+    };
+    // One thread: the calling thread itself, so a call hands nothing to another thread (rayon
+    // keeps such a pool's small registry for the life of the process). A thread that already
+    // belongs to a pool (a caller on a rayon thread) gets a pool of its own thread instead.
+    let built = if jobs == 1 {
+        builder()
+            .use_current_thread()
+            .build()
+            .or_else(|_| builder().build())
+    } else {
+        builder().build()
+    }
+    .map_err(|e| PyOSError::new_err(format!("cannot start {jobs} threads: {e}")))?;
     let built = Arc::new(built);
-    pools.insert(jobs, Arc::clone(&built));
+    POOLS.with_borrow_mut(|pools| pools.insert(jobs, Arc::clone(&built)));
     Ok(Some(built))
 }
 
@@ -244,7 +276,10 @@ fn detached<T: Send>(
 /// A library error, with what it was about when the library's message does not say.
 struct PyFailure {
     error: Error,
+    /// Which pair, for errors of one among many.
     context: Option<String>,
+    /// The input is a directory (an `IsADirectoryError`).
+    directory: bool,
 }
 
 impl From<Error> for PyFailure {
@@ -252,16 +287,21 @@ impl From<Error> for PyFailure {
         PyFailure {
             error,
             context: None,
+            directory: false,
         }
     }
 }
 
 impl PyFailure {
     fn into_py(self) -> PyErr {
-        match self.context {
-            None => to_py(&self.error),
-            Some(c) => exception(&self.error, format!("{c}: {}", format_error(&self.error))),
+        let message = match &self.context {
+            None => format_error(&self.error),
+            Some(c) => format!("{c}: {}", format_error(&self.error)),
+        };
+        if self.directory {
+            return PyIsADirectoryError::new_err(message);
         }
+        exception(&self.error, message)
     }
 }
 
@@ -365,7 +405,7 @@ fn load<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let opts = load_options(invert, downscale, max_pixels)?;
     let input = self::input(input, "input")?;
-    let mass = detached(py, None, move || Ok(input.load(&opts)?))?;
+    let mass = detached(py, None, move || input.load(&opts))?;
     Ok(mass.weights().clone().into_pyarray(py))
 }
 
@@ -657,7 +697,7 @@ fn compare<'py>(
     p: f64,
     angles: &str,
     ground: &str,
-    max: Option<HashMap<String, f64>>,
+    max: Option<&Bound<'py, PyDict>>,
     names: Option<(String, String)>,
     invert: bool,
     downscale: i64,
@@ -665,15 +705,19 @@ fn compare<'py>(
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let params = params(eps, sigma, proj, seed, p, angles, ground)?;
-    let metrics = match metrics {
-        Some(m) => metric_list(m)?,
-        None => MetricKind::DEFAULT.to_vec(),
-    };
     let mut maxima = Vec::new();
-    for (name, threshold) in max.unwrap_or_default() {
+    for (name, threshold) in max.map(|m| m.iter()).into_iter().flatten() {
+        let (name, threshold): (String, f64) = (name.extract()?, threshold.extract()?);
         let kind = name.parse::<MetricKind>().map_err(|e| to_py(&e))?;
+        if threshold.is_nan() {
+            return Err(PyValueError::new_err(format!(
+                "invalid --max '{name}={threshold}': '{threshold}' is not a number"
+            )));
+        }
         maxima.push((kind, threshold));
     }
+    let named = metrics.map(metric_list).transpose()?;
+    let metrics = Settings::metrics_for(named, &maxima).map_err(|e| to_py(&e))?;
     let settings = Settings {
         metrics,
         maxima,
@@ -692,8 +736,9 @@ fn compare<'py>(
 }
 
 /// The square matrix of one metric between every two inputs, computed in parallel: entry
-/// `[i, j]` is the metric of `(inputs[i], inputs[j])` with the same parameters (and the same
-/// seed for every pair), 0 on the diagonal. Each input loads once.
+/// `[i, j]` for `i < j` is the metric of `(inputs[i], inputs[j])` with the same parameters (and
+/// the same seed for every pair), mirrored to `[j, i]` (`kl` is computed both ways); 0 on the
+/// diagonal. Each input loads once.
 #[pyfunction]
 #[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
 #[allow(clippy::too_many_arguments)]
@@ -733,7 +778,7 @@ fn pairwise<'py>(
         let masses = converted
             .into_par_iter()
             .map(|input| input.load(&opts))
-            .collect::<imgdist::Result<Vec<Mass>>>()?;
+            .collect::<Result<Vec<Mass>, PyFailure>>()?;
         pairs
             .par_iter()
             .map(|&(i, j)| {
@@ -741,8 +786,8 @@ fn pairwise<'py>(
                     .compute(&masses[i], &masses[j])
                     .map(|m| m.value)
                     .map_err(|error| PyFailure {
-                        error,
                         context: Some(format!("pair ({i}, {j})")),
+                        ..PyFailure::from(error)
                     })
             })
             .collect::<Result<Vec<f64>, PyFailure>>()
