@@ -6,12 +6,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use imgdist::error::catch_panic;
 use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
-use imgdist::metric::emd::Sparse;
-use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params};
+use imgdist::metric::emd::{Round, Sparse};
+use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress};
 use imgdist::{Error, Mass, Settings};
 use ndarray::Array2;
 use numpy::{
@@ -257,19 +259,142 @@ fn pool(py: Python<'_>, jobs: Option<i64>) -> PyResult<Option<Arc<rayon::ThreadP
     Ok(Some(built))
 }
 
-/// Runs `f` without the GIL, on `jobs` threads, turning a panic into an error.
+/// Lets Ctrl-C stop a long computation. Python runs signal handlers only on its main thread,
+/// and only with the GIL; so the thread that called takes the GIL back for a moment, at most
+/// every few milliseconds, to run them: either from the library's progress reports (each EMD
+/// round, each fraction of a second of sliced directions) when it computes itself, or while it
+/// waits for a pool that computes (see [`detached`]). An exception a handler raises
+/// (`KeyboardInterrupt`) is kept, and the computation unwinds at its next progress report.
+struct Interrupt {
+    caller: std::thread::ThreadId,
+    start: Instant,
+    /// Nanoseconds after `start` of the last look at the signals.
+    looked: AtomicU64,
+    cancelled: AtomicBool,
+    raised: Mutex<Option<PyErr>>,
+}
+
+/// The payload of the unwind that stops an interrupted computation: not a panic, so no panic
+/// hook prints it.
+struct Interrupted;
+
+/// How often, at most, the calling thread runs Python's signal handlers.
+const SIGNAL_CHECK: Duration = Duration::from_millis(5);
+
+impl Interrupt {
+    fn new() -> Interrupt {
+        Interrupt {
+            caller: std::thread::current().id(),
+            start: Instant::now(),
+            looked: AtomicU64::new(0),
+            cancelled: AtomicBool::new(false),
+            raised: Mutex::new(None),
+        }
+    }
+
+    /// On the calling thread, runs the signal handlers if the last look is old enough; keeps
+    /// the exception one raises and marks the computation cancelled.
+    fn look(&self) {
+        if std::thread::current().id() != self.caller || self.cancelled.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = self.start.elapsed().as_nanos() as u64;
+        if now.saturating_sub(self.looked.load(Ordering::Relaxed)) < SIGNAL_CHECK.as_nanos() as u64
+        {
+            return;
+        }
+        self.looked.store(now, Ordering::Relaxed);
+        if let Err(e) = Python::attach(|py| py.check_signals()) {
+            *self.raised.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            self.cancelled.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Where a computation may stop: unwinds it once it is cancelled.
+    fn check(&self) {
+        self.look();
+        if self.cancelled.load(Ordering::Relaxed) {
+            std::panic::resume_unwind(Box::new(Interrupted));
+        }
+    }
+}
+
+impl Progress for Interrupt {
+    fn emd_round(&self, _: &Round) {
+        self.check();
+    }
+
+    fn sliced_directions(&self, _: usize, _: usize) {
+        self.check();
+    }
+}
+
+/// When the calling thread waits for a pool rather than computing itself (see [`detached`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Never: the work is short or cannot stop early (the pixel-by-pixel metrics, loading).
+    Never,
+    /// When the work would run on another thread anyway (a pool of `jobs > 1`): one pair of
+    /// `sliced` or `emd`, whose progress reports on the calling thread are otherwise enough.
+    OffThread,
+    /// Always, unless the calling thread is its own pool: many pairs, which the calling
+    /// thread never computes itself.
+    Always,
+}
+
+/// Runs `f` without the GIL, on `jobs` threads, turning a panic into an error and an interrupt
+/// (see [`Interrupt`]) into the exception Python raised.
+///
+/// The calling thread computes itself when it can (the default pool, from a thread outside
+/// any pool; or its own one-thread pool), which costs no hand-over. Otherwise, when `watch`
+/// asks for it, a scoped thread hands the work to the pool while the caller waits, running
+/// Python's signal handlers between waits; that costs a thread's start, tens of microseconds.
 fn detached<T: Send>(
     py: Python<'_>,
     jobs: Option<i64>,
-    f: impl FnOnce() -> Result<T, PyFailure> + Send,
+    watch: Watch,
+    f: impl FnOnce(&Interrupt) -> Result<T, PyFailure> + Send,
 ) -> PyResult<T> {
     let pool = pool(py, jobs)?;
+    let interrupt = Interrupt::new();
+    let observer = &interrupt;
     let guarded =
-        move || catch_panic(|| Ok(f())).unwrap_or_else(|panic| Err(PyFailure::from(panic)));
-    let result = py.detach(move || match pool {
-        Some(p) => p.install(guarded),
-        None => guarded(),
+        move || catch_panic(|| Ok(f(observer))).unwrap_or_else(|panic| Err(PyFailure::from(panic)));
+    let result = py.detach(|| {
+        let inline = match &pool {
+            _ if watch == Watch::Never => true,
+            None => watch != Watch::Always,
+            Some(p) => p.current_thread_index().is_some(),
+        };
+        let run = || match &pool {
+            Some(p) => p.install(guarded),
+            None => guarded(),
+        };
+        if inline {
+            return run();
+        }
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::channel::<()>();
+            let worker = scope.spawn(move || {
+                let out = run();
+                let _ = done.send(());
+                out
+            });
+            while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_CHECK) {
+                interrupt.look();
+            }
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     });
+    if let Some(raised) = interrupt
+        .raised
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
+        return Err(raised);
+    }
     result.map_err(PyFailure::into_py)
 }
 
@@ -357,6 +482,19 @@ fn params(
     Ok(params)
 }
 
+/// How [`detached`] watches one pair of these metrics: only `sliced` and `emd` run long enough
+/// to stop, and report progress where they may.
+fn long_running(metrics: &[MetricKind]) -> Watch {
+    if metrics
+        .iter()
+        .any(|k| matches!(k, MetricKind::Sliced | MetricKind::Emd))
+    {
+        Watch::OffThread
+    } else {
+        Watch::Never
+    }
+}
+
 /// Computes one metric on one pair, without the GIL.
 fn measure(
     py: Python<'_>,
@@ -367,10 +505,10 @@ fn measure(
     jobs: Option<i64>,
 ) -> PyResult<(Measurement, [Mass; 2])> {
     let metric = kind.build(&params).map_err(|e| to_py(&e))?;
-    detached(py, jobs, move || {
+    detached(py, jobs, long_running(&[kind]), move |interrupt| {
         let [a, b] = inputs;
         let (a, b) = (a.load(&opts)?, b.load(&opts)?);
-        let m = metric.compute(&a, &b)?;
+        let m = metric.compute_observed(&a, &b, interrupt)?;
         Ok((m, [a, b]))
     })
 }
@@ -405,7 +543,7 @@ fn load<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let opts = load_options(invert, downscale, max_pixels)?;
     let input = self::input(input, "input")?;
-    let mass = detached(py, None, move || input.load(&opts))?;
+    let mass = detached(py, None, Watch::Never, move |_| input.load(&opts))?;
     Ok(mass.weights().clone().into_pyarray(py))
 }
 
@@ -625,10 +763,10 @@ fn emd<'py>(
     let opts = load_options(invert, downscale, max_pixels)?;
     let inputs = [input(a, "a")?, input(b, "b")?];
     let metric = MetricKind::Emd.build(&params).map_err(|e| to_py(&e))?;
-    let (m, plan) = detached(py, jobs, move || {
+    let (m, plan) = detached(py, jobs, Watch::OffThread, move |interrupt| {
         let [a, b] = inputs;
         let (a, b) = (a.load(&opts)?, b.load(&opts)?);
-        let m = metric.compute(&a, &b)?;
+        let m = metric.compute_observed(&a, &b, interrupt)?;
         let plan = match &m.extras {
             Extras::Emd(Ok(sparse)) => Some(GridPlan::new(sparse, &a, &b)),
             _ => None,
@@ -727,9 +865,11 @@ fn compare<'py>(
     settings.validate().map_err(|e| to_py(&e))?;
     let (a, b) = (input(a, "a")?, input(b, "b")?);
     let names = names.unwrap_or_else(|| (a.name(), b.name()));
-    let json = detached(py, jobs, move || {
+    let watch = long_running(&settings.metrics);
+    let json = detached(py, jobs, watch, move |interrupt| {
         let (ma, mb) = (a.load(&settings.load)?, b.load(&settings.load)?);
-        let report = settings.report(&settings.params, [&names.0, &names.1], &ma, &mb)?;
+        let names = [names.0.as_str(), names.1.as_str()];
+        let report = settings.report_observed(&settings.params, names, &ma, &mb, interrupt)?;
         Ok(serde_json::to_string(&report.to_json()).expect("a report serializes"))
     })?;
     py.import("json")?.call_method1("loads", (json,))
@@ -774,7 +914,7 @@ fn pairwise<'py>(
         .flat_map(|i| (0..n).map(move |j| (i, j)))
         .filter(|&(i, j)| if symmetric { i < j } else { i != j })
         .collect();
-    let values = detached(py, jobs, move || {
+    let values = detached(py, jobs, Watch::Always, move |interrupt| {
         let masses = converted
             .into_par_iter()
             .map(|input| input.load(&opts))
@@ -782,8 +922,9 @@ fn pairwise<'py>(
         pairs
             .par_iter()
             .map(|&(i, j)| {
+                interrupt.check();
                 built
-                    .compute(&masses[i], &masses[j])
+                    .compute_observed(&masses[i], &masses[j], interrupt)
                     .map(|m| m.value)
                     .map_err(|error| PyFailure {
                         context: Some(format!("pair ({i}, {j})")),

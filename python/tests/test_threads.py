@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import subprocess
 import sys
@@ -223,3 +224,29 @@ assert any(n.startswith("imgdist-all") for n in names()), names()
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("jobs", [None, 1, 2])
+@pytest.mark.parametrize("call", ["sliced", "compare", "pairwise"])
+def test_ctrl_c_stops_a_long_call(call, jobs):
+    """KeyboardInterrupt (Ctrl-C) reaches a long computation within a fraction of a second,
+    and the module works normally afterwards."""
+    a = imgdist.load(data("camera_299.png"))
+    b = imgdist.load(data("coins_299.png"))
+    long = 1 << 22  # 4M directions: minutes of work
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if call == "sliced":
+                imgdist.sliced(a, b, proj=long, jobs=jobs)
+            elif call == "compare":
+                imgdist.compare(a, b, "sliced", proj=long, jobs=jobs)
+            else:
+                imgdist.pairwise([a, b, a.T, b.T], "sliced", proj=long, jobs=jobs)
+    finally:
+        timer.cancel()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"interrupted after {elapsed:.1f} s"
+    assert imgdist.sliced(a, b, proj=4, jobs=jobs) == imgdist.sliced(a, b, proj=4)
