@@ -583,68 +583,43 @@ pixel_metric!(
     MetricKind::Hellinger
 );
 
-/// Kullback–Leibler divergence KL(a‖b) in nats; `eps` is added to every cell of both masses
-/// before renormalising (0: infinite where b has no mass but a has).
-#[pyfunction]
-#[pyo3(signature = (a, b, *, eps=0.0, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
-#[allow(clippy::too_many_arguments)]
-fn kl(
-    py: Python<'_>,
-    a: &Bound<'_, PyAny>,
-    b: &Bound<'_, PyAny>,
-    eps: f64,
-    invert: bool,
-    downscale: i64,
-    max_pixels: i64,
-    jobs: Option<i64>,
-) -> PyResult<f64> {
-    let params = Params {
-        eps,
-        ..Params::default()
+/// A pixel-by-pixel metric with one parameter, a field of [`Params`] named as the keyword.
+macro_rules! pixel_metric_with {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $param:ident = $default:literal) => {
+        $(#[$doc])*
+        #[pyfunction]
+        #[pyo3(signature = (a, b, *, $param=$default, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn $name(
+            py: Python<'_>,
+            a: &Bound<'_, PyAny>,
+            b: &Bound<'_, PyAny>,
+            $param: f64,
+            invert: bool,
+            downscale: i64,
+            max_pixels: i64,
+            jobs: Option<i64>,
+        ) -> PyResult<f64> {
+            let params = Params { $param, ..Params::default() };
+            value(py, $kind, params, a, b, invert, downscale, max_pixels, jobs)
+        }
     };
-    value(
-        py,
-        MetricKind::Kl,
-        params,
-        a,
-        b,
-        invert,
-        downscale,
-        max_pixels,
-        jobs,
-    )
 }
 
-/// L2 distance between the masses blurred by a Gaussian of standard deviation `sigma` pixels.
-#[pyfunction]
-#[pyo3(signature = (a, b, *, sigma=2.0, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
-#[allow(clippy::too_many_arguments)]
-fn blur_l2(
-    py: Python<'_>,
-    a: &Bound<'_, PyAny>,
-    b: &Bound<'_, PyAny>,
-    sigma: f64,
-    invert: bool,
-    downscale: i64,
-    max_pixels: i64,
-    jobs: Option<i64>,
-) -> PyResult<f64> {
-    let params = Params {
-        sigma,
-        ..Params::default()
-    };
-    value(
-        py,
-        MetricKind::BlurL2,
-        params,
-        a,
-        b,
-        invert,
-        downscale,
-        max_pixels,
-        jobs,
-    )
-}
+pixel_metric_with!(
+    /// Kullback–Leibler divergence KL(a‖b) in nats; `eps` is added to every cell of both
+    /// masses before renormalising (0: infinite where b has no mass but a has).
+    kl,
+    MetricKind::Kl,
+    eps = 0.0
+);
+pixel_metric_with!(
+    /// L2 distance between the masses blurred by a Gaussian of standard deviation `sigma`
+    /// pixels.
+    blur_l2,
+    MetricKind::BlurL2,
+    sigma = 2.0
+);
 
 /// Sliced Wasserstein distance of order `p` over `proj` directions drawn with `seed`
 /// (`angles`: "uniform" or "random"), in pixels. With `return_profile=True`, also a dict with
