@@ -585,7 +585,7 @@ pixel_metric!(
 
 /// A pixel-by-pixel metric with one parameter, a field of [`Params`] named as the keyword.
 macro_rules! pixel_metric_with {
-    ($(#[$doc:meta])* $name:ident, $kind:expr, $param:ident = $default:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $param:ident = $default:tt) => {
         $(#[$doc])*
         #[pyfunction]
         #[pyo3(signature = (a, b, *, $param=$default, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
