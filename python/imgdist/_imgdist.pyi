@@ -33,7 +33,7 @@ def load(
     *,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
 ) -> npt.NDArray[np.float64]: ...
 def tv(
     a: Input,
@@ -41,7 +41,7 @@ def tv(
     *,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 def kl(
@@ -51,7 +51,7 @@ def kl(
     eps: float = 0.0,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 def js(
@@ -60,7 +60,7 @@ def js(
     *,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 def hellinger(
@@ -69,7 +69,7 @@ def hellinger(
     *,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 def blur_l2(
@@ -79,7 +79,7 @@ def blur_l2(
     sigma: float = 2.0,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 @overload
@@ -94,7 +94,7 @@ def sliced(
     return_profile: Literal[False] = False,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 @overload
@@ -109,7 +109,7 @@ def sliced(
     return_profile: Literal[True],
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> tuple[float, Profile]: ...
 @overload
@@ -121,7 +121,7 @@ def emd(
     return_plan: Literal[False] = False,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> float: ...
 @overload
@@ -133,7 +133,7 @@ def emd(
     return_plan: Literal[True],
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> tuple[float, Plan]: ...
 def compare(
@@ -152,7 +152,7 @@ def compare(
     names: tuple[str, str] | None = None,
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> dict[str, Any]: ...
 def pairwise(
@@ -168,7 +168,7 @@ def pairwise(
     ground: Ground = "euclidean",
     invert: bool = False,
     downscale: int = 1,
-    max_pixels: int = ...,
+    max_pixels: int = 67108864,
     jobs: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def pair_seed(seed: int, id: str) -> int: ...

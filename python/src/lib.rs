@@ -28,6 +28,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use rayon::prelude::*;
 
+// The signatures spell the default `max_pixels` out, so that `help()` shows it.
+const _: () = assert!(DEFAULT_MAX_PIXELS == 67_108_864);
+
 /// The most threads per core that `jobs` gets, as the command line's `--jobs`.
 const MAX_JOBS_PER_CORE: usize = 8;
 
@@ -533,7 +536,7 @@ fn value(
 /// The mass of one input as a 2-D float64 array that sums to 1, read as the command line reads
 /// it (an image's light, or a matrix's values), after the `downscale` block sum.
 #[pyfunction]
-#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64))]
+#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=67108864))]
 fn load<'py>(
     py: Python<'py>,
     input: &Bound<'py, PyAny>,
@@ -551,7 +554,7 @@ macro_rules! pixel_metric {
     ($(#[$doc:meta])* $name:ident, $kind:expr) => {
         $(#[$doc])*
         #[pyfunction]
-        #[pyo3(signature = (a, b, *, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+        #[pyo3(signature = (a, b, *, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
         #[allow(clippy::too_many_arguments)]
         fn $name(
             py: Python<'_>,
@@ -588,7 +591,7 @@ macro_rules! pixel_metric_with {
     ($(#[$doc:meta])* $name:ident, $kind:expr, $param:ident = $default:tt) => {
         $(#[$doc])*
         #[pyfunction]
-        #[pyo3(signature = (a, b, *, $param=$default, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+        #[pyo3(signature = (a, b, *, $param=$default, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
         #[allow(clippy::too_many_arguments)]
         fn $name(
             py: Python<'_>,
@@ -625,7 +628,7 @@ pixel_metric_with!(
 /// (`angles`: "uniform" or "random"), in pixels. With `return_profile=True`, also a dict with
 /// the directions' `angles`, the distance along each (`per_direction`) and the `std_error`.
 #[pyfunction]
-#[pyo3(signature = (a, b, *, proj=200, seed=0, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (a, b, *, proj=200, seed=0, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn sliced<'py>(
     py: Python<'py>,
@@ -713,12 +716,13 @@ impl GridPlan {
 }
 
 /// Exact earth mover's distance with ground cost `ground` ("euclidean", "sqeuclidean",
-/// "cityblock"), in pixels (pixels² for sqeuclidean). With `return_plan=True`, also a dict with
-/// an optimal plan in COO form (`a_rows`, `a_cols`, `b_rows`, `b_cols`, `mass`), the duals `u`
-/// and `v` on the two grids (NaN where a side has no mass), and the certificate's `cost`,
+/// "cityblock"), in pixels: W₁, or W₂ (the square root of the optimal cost) for sqeuclidean.
+/// With `return_plan=True`, also a dict with an optimal plan in COO form (`a_rows`, `a_cols`,
+/// `b_rows`, `b_cols`, `mass`), the duals `u` and `v` on the two grids (NaN where a side has no
+/// mass), the plan's `cost` (squared pixels for sqeuclidean), and the certificate's
 /// `max_violation` and `gap`.
 #[pyfunction]
-#[pyo3(signature = (a, b, *, ground="euclidean", return_plan=false, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (a, b, *, ground="euclidean", return_plan=false, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn emd<'py>(
     py: Python<'py>,
@@ -796,7 +800,7 @@ fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
 /// `pass`. `max` maps metric names to thresholds (the report's `pass`); `names` label the
 /// inputs (default: the paths, or "a" and "b").
 #[pyfunction]
-#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -855,7 +859,7 @@ fn compare<'py>(
 /// the same seed for every pair), mirrored to `[j, i]` (`kl` is computed both ways); 0 on the
 /// diagonal. Each input loads once.
 #[pyfunction]
-#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=DEFAULT_MAX_PIXELS as i64, jobs=None))]
+#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn pairwise<'py>(
     py: Python<'py>,
