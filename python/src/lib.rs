@@ -91,8 +91,9 @@ fn input(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Input> {
 }
 
 fn direct_input(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Input>> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Some(Input::Path(PathBuf::from(s.to_str()?))));
+    if obj.is_instance_of::<PyString>() {
+        // As `open()` does: undecodable bytes of a file name survive as surrogate escapes.
+        return Ok(Some(Input::Path(obj.extract::<PathBuf>()?)));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Some(Input::Bytes(b.as_bytes().to_vec(), name.to_string())));
@@ -118,9 +119,13 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// The values of a 2-D array of any real dtype, memory order and strides, as `f64`.
 fn array_values(arr: &Bound<'_, PyUntypedArray>, name: &str) -> PyResult<Array2<f64>> {
     if arr.ndim() != 2 {
+        let dims: Vec<String> = arr.shape().iter().map(usize::to_string).collect();
+        let shape = match dims.as_slice() {
+            [one] => format!("({one},)"),
+            _ => format!("({})", dims.join(", ")),
+        };
         return Err(PyValueError::new_err(format!(
-            "{name}: expected a 2-D array (rows x columns), got shape {:?}",
-            arr.shape()
+            "{name}: expected a 2-D array (rows x columns), got shape {shape}"
         )));
     }
     macro_rules! typed {

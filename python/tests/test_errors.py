@@ -242,6 +242,15 @@ def test_wrong_dimensions_is_value_error(arr):
         imgdist.sliced(arr, np.ones((4, 4)))
 
 
+@pytest.mark.parametrize(
+    ("shape", "text"), [((3,), "(3,)"), ((2, 3, 4), "(2, 3, 4)"), ((), "()")]
+)
+def test_wrong_dimensions_name_the_shape_as_numpy_does(shape, text):
+    with pytest.raises(ValueError) as info:
+        imgdist.tv(np.ones((4, 4)), np.ones(shape))
+    assert str(info.value) == f"b: expected a 2-D array (rows x columns), got shape {text}"
+
+
 def test_too_many_pixels(cli):
     expected = cli.error(A, B, "--max-pixels", "1000")
     with pytest.raises(ValueError) as info:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -427,3 +430,12 @@ def test_pairwise_defaults_and_sizes():
     pair = imgdist.pairwise(tuple(inputs[::2]), "emd")
     assert_same(float(pair[0, 1]), imgdist.emd(inputs[0], inputs[2]), "tuple input")
     assert_same(float(pair[1, 0]), float(pair[0, 1]), "tuple input, mirrored")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux")
+def test_file_names_that_are_not_utf8(tmp_path):
+    """A name Python can only spell with surrogate escapes opens as with `open()`."""
+    name = os.fsdecode(b"caf\xe9.png")
+    shutil.copy(data("camera_32.png"), tmp_path / name)
+    path = str(tmp_path / name)
+    assert imgdist.tv(path, data("coins_32.png")) == imgdist.tv(data("camera_32.png"), data("coins_32.png"))
