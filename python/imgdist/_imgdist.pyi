@@ -34,6 +34,7 @@ def load(
     invert: bool = False,
     downscale: int = 1,
     max_pixels: int = 67108864,
+    jobs: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def tv(
     a: Input,

@@ -541,17 +541,18 @@ fn value(
 /// The mass of one input as a 2-D float64 array that sums to 1, read as the command line reads
 /// it (an image's light, or a matrix's values), after the `downscale` block sum.
 #[pyfunction]
-#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=67108864))]
+#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 fn load<'py>(
     py: Python<'py>,
     input: &Bound<'py, PyAny>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
+    jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let opts = load_options(invert, downscale, max_pixels)?;
     let input = self::input(input, "input")?;
-    let mass = detached(py, None, Watch::Never, move |_| input.load(&opts))?;
+    let mass = detached(py, jobs, Watch::Never, move |_| input.load(&opts))?;
     Ok(mass.weights().clone().into_pyarray(py))
 }
 

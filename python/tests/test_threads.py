@@ -250,3 +250,12 @@ def test_ctrl_c_stops_a_long_call(call, jobs):
     elapsed = time.perf_counter() - started
     assert elapsed < 5, f"interrupted after {elapsed:.1f} s"
     assert imgdist.sliced(a, b, proj=4, jobs=jobs) == imgdist.sliced(a, b, proj=4)
+
+
+def test_load_takes_jobs_too():
+    """Every function takes `jobs`; loading gives the same mass on any number of threads."""
+    path = data("camera_64.png")
+    for jobs in (1, 2):
+        assert_arrays_same(imgdist.load(path, jobs=jobs, downscale=3), imgdist.load(path, downscale=3), f"jobs={jobs}")
+    with pytest.raises(ValueError, match="invalid --jobs"):
+        imgdist.load(path, jobs=0)
