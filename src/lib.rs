@@ -125,13 +125,7 @@ impl Settings {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
-        metric::limits::check_max_pixels(self.load.max_pixels)?;
-        if self.load.downscale == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--downscale",
-                reason: "must be at least 1".into(),
-            });
-        }
+        self.load.validate()?;
         for k in &self.metrics {
             k.build(&self.params)?;
         }

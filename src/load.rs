@@ -75,6 +75,34 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// Checks the options before any input is read.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `downscale` 0 or `max_pixels` above its ceiling.
+    pub fn validate(&self) -> Result<()> {
+        if self.downscale == 0 {
+            return Err(Error::InvalidParameter {
+                name: "--downscale",
+                reason: "must be at least 1".into(),
+            });
+        }
+        crate::metric::limits::check_max_pixels(self.max_pixels)
+    }
+}
+
+/// [`Error::TooLarge`] when an input of `pixels` pixels exceeds [`LoadOptions::max_pixels`].
+fn check_pixels(name: &str, pixels: u64, opts: &LoadOptions) -> Result<()> {
+    if pixels > opts.max_pixels {
+        return Err(Error::TooLarge {
+            source_name: name.to_string(),
+            pixels,
+            limit: opts.max_pixels,
+        });
+    }
+    Ok(())
+}
+
 /// Reads and normalises one input.
 ///
 /// # Errors
@@ -108,13 +136,7 @@ pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
 /// # Errors
 /// As [`load`].
 pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Result<Mass> {
-    if opts.downscale == 0 {
-        return Err(Error::InvalidParameter {
-            name: "--downscale",
-            reason: "must be at least 1".into(),
-        });
-    }
-    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
+    opts.validate()?;
     if bytes.is_empty() {
         return Err(decode_err(name, "empty input"));
     }
@@ -178,14 +200,7 @@ fn decode_image(
     let (w, h) = reader()?
         .into_dimensions()
         .map_err(|e| decode_err(name, &image_reason(&e)))?;
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > opts.max_pixels {
-        return Err(Error::TooLarge {
-            source_name: name.to_string(),
-            pixels,
-            limit: opts.max_pixels,
-        });
-    }
+    check_pixels(name, u64::from(w) * u64::from(h), opts)?;
     let mut limits = image::Limits::default();
     // Room for the widest pixel type (4 channels of f32) plus the decoder's own buffers.
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(32).max(1 << 20));
@@ -299,14 +314,7 @@ fn parse_matrix(bytes: &[u8], name: &str, opts: &LoadOptions) -> Result<Array2<f
     if rows == 0 {
         return Err(decode_err(name, "no numbers found"));
     }
-    let pixels = (rows * cols) as u64;
-    if pixels > opts.max_pixels {
-        return Err(Error::TooLarge {
-            source_name: name.to_string(),
-            pixels,
-            limit: opts.max_pixels,
-        });
-    }
+    check_pixels(name, (rows * cols) as u64, opts)?;
     let mut values =
         Array2::from_shape_vec((rows, cols), data).expect("rows × cols values were collected");
     if opts.invert {
@@ -331,21 +339,8 @@ fn invert_matrix(values: &mut Array2<f64>) {
 /// [`Error::TooLarge`] above [`LoadOptions::max_pixels`], [`Error::Decode`] for a value that is
 /// negative or not finite, [`Error::ZeroMass`], or an invalid option.
 pub fn from_values(mut values: Array2<f64>, name: &str, opts: &LoadOptions) -> Result<Mass> {
-    if opts.downscale == 0 {
-        return Err(Error::InvalidParameter {
-            name: "--downscale",
-            reason: "must be at least 1".into(),
-        });
-    }
-    crate::metric::limits::check_max_pixels(opts.max_pixels)?;
-    let pixels = values.len() as u64;
-    if pixels > opts.max_pixels {
-        return Err(Error::TooLarge {
-            source_name: name.to_string(),
-            pixels,
-            limit: opts.max_pixels,
-        });
-    }
+    opts.validate()?;
+    check_pixels(name, values.len() as u64, opts)?;
     if opts.invert && values.iter().all(|v| v.is_finite() && *v >= 0.0) {
         invert_matrix(&mut values);
     }

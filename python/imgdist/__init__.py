@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
+
 from ._imgdist import (
     DEFAULT_MAX_PIXELS,
     __version__,
@@ -67,8 +69,6 @@ def _convert(obj: Any, name: str) -> Any:
     if _is_pil_image(obj):
         mode = obj.mode
         if mode in ("F", "I", "I;16B", "I;16L", "I;16N"):
-            import numpy as np
-
             return np.asarray(obj)
         if mode not in _PNG_MODES:
             # Palette, CMYK, YCbCr, LAB, HSV, premultiplied: as RGB, with alpha where the image
@@ -77,8 +77,6 @@ def _convert(obj: Any, name: str) -> Any:
         buf = io.BytesIO()
         obj.save(buf, format="PNG", compress_level=0)
         return buf.getvalue()
-    import numpy as np
-
     not_an_input = TypeError(
         f"{name}: expected a path, bytes, a 2-D array or a PIL image, got {type(obj).__name__}"
     )

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use imgdist::error::catch_panic;
 use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
 use imgdist::metric::emd::{Round, Sparse};
-use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress};
+use imgdist::metric::{
+    Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress, SlicedParams,
+};
 use imgdist::{Error, Mass, Settings};
 use ndarray::Array2;
 use numpy::{
@@ -451,43 +453,49 @@ fn load_options(invert: bool, downscale: i64, max_pixels: i64) -> PyResult<LoadO
         downscale: usize::try_from(downscale.max(0)).unwrap_or(usize::MAX),
         max_pixels: max_pixels as u64,
     };
-    let settings = Settings {
-        metrics: Vec::new(),
-        load: opts.clone(),
-        ..Settings::default()
-    };
-    settings.validate().map_err(|e| to_py(&e))?;
+    opts.validate().map_err(|e| to_py(&e))?;
     Ok(opts)
 }
 
-/// The metric parameters, named as the command line's options.
-#[allow(clippy::too_many_arguments)]
-fn params(
-    eps: f64,
-    sigma: f64,
-    proj: i64,
-    seed: i128,
-    p: f64,
-    angles: &str,
-    ground: &str,
-) -> PyResult<Params> {
+/// The `sliced` parameters, named as the command line's options.
+fn sliced_params(proj: i64, seed: i128, p: f64, angles: &str) -> PyResult<SlicedParams> {
     let seed = u64::try_from(seed).map_err(|_| {
         PyValueError::new_err(format!(
             "invalid --seed: {seed} is not a whole number from 0 to {}",
             u64::MAX
         ))
     })?;
-    let mut params = Params {
+    Ok(SlicedParams {
+        // 0 and below: the library's own message ("must be at least 1").
+        projections: usize::try_from(proj.max(0)).unwrap_or(usize::MAX),
+        seed,
+        p,
+        angles: angles.parse::<Angles>().map_err(|e| to_py(&e))?,
+    })
+}
+
+fn ground(name: &str) -> PyResult<Ground> {
+    name.parse::<Ground>().map_err(|e| to_py(&e))
+}
+
+/// Every metric's parameters, for the functions that take them all.
+#[allow(clippy::too_many_arguments)]
+fn all_params(
+    eps: f64,
+    sigma: f64,
+    proj: i64,
+    seed: i128,
+    p: f64,
+    angles: &str,
+    ground_name: &str,
+) -> PyResult<Params> {
+    Ok(Params {
         eps,
         sigma,
-        ground: ground.parse::<Ground>().map_err(|e| to_py(&e))?,
+        sliced: sliced_params(proj, seed, p, angles)?,
+        ground: ground(ground_name)?,
         ..Params::default()
-    };
-    params.sliced.projections = usize::try_from(proj.max(0)).unwrap_or(usize::MAX);
-    params.sliced.seed = seed;
-    params.sliced.p = p;
-    params.sliced.angles = angles.parse::<Angles>().map_err(|e| to_py(&e))?;
-    Ok(params)
+    })
 }
 
 /// How [`detached`] watches one pair of these metrics: only `sliced` and `emd` run long enough
@@ -650,7 +658,10 @@ fn sliced<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let params = params(0.0, 2.0, proj, seed, p, angles, "euclidean")?;
+    let params = Params {
+        sliced: sliced_params(proj, seed, p, angles)?,
+        ..Params::default()
+    };
     let opts = load_options(invert, downscale, max_pixels)?;
     let inputs = [input(a, "a")?, input(b, "b")?];
     let (m, _) = measure(py, MetricKind::Sliced, params, inputs, opts, jobs)?;
@@ -741,32 +752,28 @@ fn emd<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut params = params(0.0, 2.0, 200, 0, 1.0, "uniform", ground)?;
-    if return_plan {
-        params.emd_plan = EmdPlan::Solve;
-    }
+    let params = Params {
+        ground: self::ground(ground)?,
+        emd_plan: if return_plan {
+            EmdPlan::Solve
+        } else {
+            EmdPlan::None
+        },
+        ..Params::default()
+    };
     let opts = load_options(invert, downscale, max_pixels)?;
     let inputs = [input(a, "a")?, input(b, "b")?];
-    let metric = MetricKind::Emd.build(&params).map_err(|e| to_py(&e))?;
-    let (m, plan) = detached(py, jobs, Watch::OffThread, move |interrupt| {
-        let [a, b] = inputs;
-        let (a, b) = (a.load(&opts)?, b.load(&opts)?);
-        let m = metric.compute_observed(&a, &b, interrupt)?;
-        let plan = match &m.extras {
-            Extras::Emd(Ok(sparse)) => Some(GridPlan::new(sparse, &a, &b)),
-            _ => None,
-        };
-        Ok((m, plan))
-    })?;
+    let (m, [a, b]) = measure(py, MetricKind::Emd, params, inputs, opts, jobs)?;
     let value = m.value.into_pyobject(py)?.into_any();
     if !return_plan {
         return Ok(value);
     }
-    let Some(plan) = plan else {
+    let Extras::Emd(Ok(sparse)) = &m.extras else {
         return Err(PyRuntimeError::new_err(
             "internal error: emd returned no plan",
         ));
     };
+    let plan = py.detach(|| GridPlan::new(sparse, &a, &b));
     let out = PyDict::new(py);
     out.set_item("a_rows", plan.a_rows.into_pyarray(py))?;
     out.set_item("a_cols", plan.a_cols.into_pyarray(py))?;
@@ -827,7 +834,7 @@ fn compare<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let params = params(eps, sigma, proj, seed, p, angles, ground)?;
+    let params = all_params(eps, sigma, proj, seed, p, angles, ground)?;
     let mut maxima = Vec::new();
     for (name, threshold) in max.map(|m| m.iter()).into_iter().flatten() {
         let (name, threshold): (String, f64) = (name.extract()?, threshold.extract()?);
@@ -883,7 +890,7 @@ fn pairwise<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let params = params(eps, sigma, proj, seed, p, angles, ground)?;
+    let params = all_params(eps, sigma, proj, seed, p, angles, ground)?;
     let kind = metric.parse::<MetricKind>().map_err(|e| to_py(&e))?;
     let built = kind.build(&params).map_err(|e| to_py(&e))?;
     let opts = load_options(invert, downscale, max_pixels)?;
