@@ -87,9 +87,16 @@ pub fn wasserstein_p_cumulative_scaled(x: &[f64], ca: &[f64], cb: &[f64], p: f64
         return 0.0;
     }
     let negligible = negligible_ratio(p);
+    // Steps that move no mass may join points farther apart than `top` (a point of weight 0
+    // past the others): their ratio is capped at 1, so that a large p cannot turn their zero
+    // mass times an infinite power into NaN.
     let cost = |d: f64| {
         let r = d.abs() / top;
-        if r < negligible { 0.0 } else { r.powf(p) }
+        if r < negligible {
+            0.0
+        } else {
+            r.min(1.0).powf(p)
+        }
     };
     top * merge_lanes(x, ca, cb, cost).powf(1.0 / p)
 }
