@@ -10,6 +10,8 @@
 //! - [`network_simplex`]: exact uncapacitated min-cost flow over an implicit arc set;
 //! - [`colgen`]: exact dense transport by column generation over a growing sparse arc set,
 //!   with a dual certificate;
+//! - [`grid_flow`]: exact `W₁` with cityblock cost on a grid, as a flow on the 4-neighbour
+//!   graph solved coarse to fine;
 //! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
 //!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost);
 //! - [`pricing`]: the reduced costs of every pair for column generation, without visiting
@@ -21,6 +23,7 @@
 pub mod arcs;
 pub mod colgen;
 mod error;
+pub mod grid_flow;
 pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;

@@ -270,11 +270,14 @@ impl Basis {
     /// Marks `keep[e] = true` for every real arc of the tree (including arcs that carry no
     /// flow), so that a caller compacting its arc set keeps them.
     pub fn mark_tree_arcs(&self, keep: &mut [bool]) {
-        for &e in &self.pred {
-            if e < self.art_base {
-                keep[e] = true;
-            }
+        for e in self.tree_arcs() {
+            keep[e] = true;
         }
+    }
+
+    /// The real arcs of the tree (including arcs that carry no flow), in no particular order.
+    pub fn tree_arcs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.pred.iter().copied().filter(|&e| e < self.art_base)
     }
 
     /// Follows a compaction of the arc set: real arc `e` is now `new_index[e]` (every tree arc
