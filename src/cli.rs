@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
-use imgdist::metric::emd::Round;
+use imgdist::metric::emd::{Level, Round};
 use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Progress, SlicedParams};
 use imgdist::report::{Report, format_value};
 use imgdist::{LoadOptions, MetricKind, Params, Settings, Source, load, load::DEFAULT_MAX_PIXELS};
@@ -121,8 +121,8 @@ struct Config {
     dump_plan: Option<PathBuf>,
 }
 
-/// Writes progress lines to standard error: one per column-generation round of the exact EMD,
-/// and for sliced Wasserstein the directions done, once a second when it runs longer than that.
+/// Writes progress lines to standard error: one per column-generation round or grid-flow level
+/// of the exact EMD, and for sliced Wasserstein the directions done, once a second when it runs longer than that.
 #[derive(Default)]
 struct ProgressLines {
     /// When the current sliced computation started, and when its last line was written.
@@ -138,6 +138,13 @@ impl Progress for ProgressLines {
             "imgdist: emd round {}: {} arcs, {} pivots, cost {:.12}, {} pairs added, \
              most negative reduced cost {:.3e}, {:.2} s",
             r.round, r.arcs, r.pivots, r.cost, r.added, r.min_reduced_cost, r.seconds
+        );
+    }
+
+    fn emd_level(&self, l: &Level) {
+        eprintln!(
+            "imgdist: emd level {}/{}: {}×{} grid, {} pivots, {:.2} s",
+            l.level, l.levels, l.shape.0, l.shape.1, l.pivots, l.seconds
         );
     }
 

@@ -285,18 +285,17 @@ pub(crate) mod tests {
                 obj.insert("iterations".into(), json!(e.iterations));
                 obj.insert("nodes".into(), json!(e.nodes));
                 obj.insert("arcs".into(), json!(e.arcs));
-                if let Some(c) = &e.certificate {
-                    obj.insert(
-                        "certificate".into(),
-                        json!({
-                            "max_violation": c.max_violation,
-                            "gap": c.gap,
-                            "rounds": c.rounds,
-                            "pairs_priced": c.pairs_priced,
-                            "pricing": c.pricing,
-                        }),
-                    );
-                }
+                let c = &e.certificate;
+                obj.insert(
+                    "certificate".into(),
+                    json!({
+                        "max_violation": c.max_violation,
+                        "gap": c.gap,
+                        "rounds": c.rounds,
+                        "pairs_priced": c.pairs_priced,
+                        "pricing": c.pricing,
+                    }),
+                );
                 obj.insert("solve_seconds".into(), json!(e.solve_seconds));
                 Value::Object(obj)
             }
@@ -411,13 +410,13 @@ pub(crate) mod tests {
                     iterations: 11029,
                     nodes: 1024,
                     arcs: 2519,
-                    certificate: Some(CertificateDetails {
+                    certificate: CertificateDetails {
                         max_violation: 1.5e-13,
                         gap: -0.0,
                         rounds: 8,
                         pairs_priced: 1048576,
                         pricing: "all-pairs",
-                    }),
+                    },
                     solve_seconds: 0.016667927,
                 }),
                 Some(f64::INFINITY),
@@ -434,7 +433,13 @@ pub(crate) mod tests {
                     iterations: 3,
                     nodes: 42,
                     arcs: 142,
-                    certificate: None,
+                    certificate: CertificateDetails {
+                        max_violation: 0.0,
+                        gap: 1e-16,
+                        rounds: 1,
+                        pairs_priced: 1764,
+                        pricing: "distance-transform",
+                    },
                     solve_seconds: 1e-5,
                 }),
                 None,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use imgdist::error::catch_panic;
 use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
-use imgdist::metric::emd::{Round, Sparse};
+use imgdist::metric::emd::{Level, Round, Sparse};
 use imgdist::metric::{
     Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress, SlicedParams,
 };
@@ -331,6 +331,10 @@ impl Interrupt {
 
 impl Progress for Interrupt {
     fn emd_round(&self, _: &Round) {
+        self.check();
+    }
+
+    fn emd_level(&self, _: &Level) {
         self.check();
     }
 
@@ -784,12 +788,8 @@ fn emd<'py>(
     out.set_item("v", plan.v.into_pyarray(py))?;
     if let imgdist::metric::Details::Emd(d) = &m.details {
         out.set_item("cost", d.cost)?;
-        let certificate = d.certificate.as_ref();
-        out.set_item(
-            "max_violation",
-            certificate.map_or(f64::NAN, |c| c.max_violation),
-        )?;
-        out.set_item("gap", certificate.map_or(f64::NAN, |c| c.gap))?;
+        out.set_item("max_violation", d.certificate.max_violation)?;
+        out.set_item("gap", d.certificate.gap)?;
     }
     Ok((value, out).into_pyobject(py)?.into_any())
 }

@@ -46,6 +46,7 @@ use crate::ot::network_simplex::{self, Options, Start};
 
 pub use crate::ot::arcs::Ground;
 pub use crate::ot::colgen::Round;
+pub use crate::ot::grid_flow::Level;
 
 /// Largest `support(A) × support(B)` the dense solver accepts: 2²⁵ = 33,554,432 pairs (two full
 /// 64×64 images use half of it).
@@ -145,8 +146,7 @@ fn ground_name<S: Serializer>(ground: &Ground, s: S) -> std::result::Result<S::O
     s.serialize_str(ground.as_str())
 }
 
-/// Further facts emd reports: the solver's statistics and, from column generation, the
-/// certificate.
+/// Further facts emd reports: the solver's statistics and the certificate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmdDetails {
     /// The optimal cost `min Σ π c` (W₂², not W₂, for squared euclidean).
@@ -159,10 +159,8 @@ pub struct EmdDetails {
     pub nodes: usize,
     /// Arcs of the flow problem (for column generation: of the final sparse problem).
     pub arcs: usize,
-    /// Column generation's evidence of optimality over every pair; absent for the grid flow,
-    /// whose arc set is complete.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<CertificateDetails>,
+    /// The duals' evidence of optimality over every pair.
+    pub certificate: CertificateDetails,
     /// Wall-clock seconds of the solve.
     pub solve_seconds: f64,
 }
@@ -174,11 +172,14 @@ pub struct CertificateDetails {
     pub max_violation: f64,
     /// `|plan cost − dual value|` (0 up to rounding at an optimum).
     pub gap: f64,
-    /// Rounds of pricing, the last of which found no violated pair.
+    /// Rounds of pricing, the last of which found no violated pair (1 for the grid flow: the
+    /// check at the end).
     pub rounds: usize,
-    /// `support(A) × support(B)`: every pair the final round checked.
+    /// Every pair the final round checked: `support(A) × support(B)`, or every pair of cells
+    /// for the grid flow.
     pub pairs_priced: u64,
-    /// How pairs were priced: `all-pairs`, `separable`, `bounded` or `none`.
+    /// How pairs were priced: `all-pairs`, `separable`, `bounded` or `none` (column
+    /// generation), `distance-transform` (the grid flow).
     pub pricing: &'static str,
 }
 
@@ -204,22 +205,51 @@ pub struct EmdResult {
 /// ([`PRICED_CELL_LIMIT`], [`super::limits::CITYBLOCK_CELL_LIMIT`]); [`Error::Solver`] if the
 /// solver fails.
 pub fn emd(a: &Mass, b: &Mass, ground: Ground) -> Result<EmdResult> {
-    if ground == Ground::Cityblock
-        && let Some((a, b)) = Mass::on_common_grid(a, b)
-    {
+    if let Some(grid) = emd_grid(a, b, ground, |_| {}) {
+        return grid.map(|(r, _)| r);
+    }
+    emd_sparse(a, b, ground, |_| {}).map(|(r, _)| r)
+}
+
+/// The route [`emd`] takes for cityblock cost on one grid (one grid extending the other
+/// included): the min-cost flow of `a − b` on the 4-neighbour grid graph, solved coarse to
+/// fine ([`grid_flow`]), calling `progress` after each level. Its potentials certify it over
+/// every pair of cells ([`grid_flow::certify`]). `None` for other grounds and grids.
+fn emd_grid(
+    a: &Mass,
+    b: &Mass,
+    ground: Ground,
+    progress: impl FnMut(&Level),
+) -> Option<Result<(EmdResult, CertificateDetails)>> {
+    if ground != Ground::Cityblock {
+        return None;
+    }
+    let (a, b) = Mass::on_common_grid(a, b)?;
+    let solve = || {
         super::limits::check_cityblock_cells(a.len())?;
         let supply = difference(&a, &b);
-        let flow = grid_flow::solve(a.row_coords(), a.col_coords(), &supply)?;
-        let sol = flow.solution;
-        return Ok(EmdResult {
+        let (rows, cols) = (a.row_coords(), a.col_coords());
+        let flow = grid_flow::solve(rows, cols, &supply, progress)?;
+        let sol = &flow.solution;
+        let (max_violation, gap) =
+            grid_flow::certify(rows, cols, &supply, &sol.potentials, sol.cost);
+        let result = EmdResult {
             value: distance(ground, sol.cost),
             cost: sol.cost,
             algorithm: Algorithm::GridFlow,
             iterations: flow.pivots,
             size: (a.len(), 4 * a.len()),
-        });
-    }
-    emd_sparse(a, b, ground, |_| {}).map(|(r, _)| r)
+        };
+        let certificate = CertificateDetails {
+            max_violation,
+            gap,
+            rounds: 1,
+            pairs_priced: (a.len() as u64).pow(2),
+            pricing: "distance-transform",
+        };
+        Ok((result, certificate))
+    };
+    Some(solve())
 }
 
 /// Solves the exact transport problem by column generation over the two supports (the route
@@ -638,22 +668,29 @@ impl Metric for Emd {
 
     fn compute_observed(&self, a: &Mass, b: &Mass, progress: &dyn Progress) -> Result<Measurement> {
         let start = Instant::now();
-        let (r, sparse) = if self.ground == Ground::Cityblock && self.plan != EmdPlan::Solve {
-            (emd(a, b, self.ground)?, None)
-        } else {
-            let (r, s) = emd_sparse(a, b, self.ground, |r| progress.emd_round(r))?;
-            (r, Some(s))
+        // A plan to solve for comes from column generation, which has one.
+        let grid = match self.plan {
+            EmdPlan::Solve => None,
+            _ => emd_grid(a, b, self.ground, |l| progress.emd_level(l)),
         };
-        let certificate = sparse.as_ref().map(|s| {
-            let c = &s.transport.certificate;
-            CertificateDetails {
-                max_violation: c.max_violation,
-                gap: c.gap,
-                rounds: c.rounds,
-                pairs_priced: (s.sources.len() as u64) * (s.targets.len() as u64),
-                pricing: c.pricing,
+        let (r, certificate, sparse) = match grid {
+            Some(solved) => {
+                let (r, c) = solved?;
+                (r, c, None)
             }
-        });
+            None => {
+                let (r, s) = emd_sparse(a, b, self.ground, |r| progress.emd_round(r))?;
+                let c = &s.transport.certificate;
+                let certificate = CertificateDetails {
+                    max_violation: c.max_violation,
+                    gap: c.gap,
+                    rounds: c.rounds,
+                    pairs_priced: (s.sources.len() as u64) * (s.targets.len() as u64),
+                    pricing: c.pricing,
+                };
+                (r, certificate, Some(s))
+            }
+        };
         let params = MetricParams::Emd(EmdParams {
             ground: self.ground,
         });
@@ -846,18 +883,8 @@ mod tests {
                     // The same solve as without a plan: identical value and statistics.
                     assert_eq!(kept.value.to_bits(), plain.value.to_bits(), "{ground:?}");
                     assert_eq!(
-                        (
-                            dk.cost,
-                            dk.algorithm,
-                            dk.iterations,
-                            dk.certificate.is_some()
-                        ),
-                        (
-                            dp.cost,
-                            dp.algorithm,
-                            dp.iterations,
-                            dp.certificate.is_some()
-                        ),
+                        (dk.cost, dk.algorithm, dk.iterations, dk.certificate),
+                        (dp.cost, dp.algorithm, dp.iterations, dp.certificate),
                         "{ground:?} {how:?}"
                     );
                 } else {
@@ -865,7 +892,7 @@ mod tests {
                     assert!((kept.value - plain.value).abs() < 1e-12, "{ground:?}");
                     assert_eq!(dk.algorithm, Algorithm::ColumnGeneration);
                     assert_eq!(dp.algorithm, Algorithm::GridFlow);
-                    let c = dk.certificate.expect("column generation certifies");
+                    let c = dk.certificate;
                     assert!(c.max_violation < 1e-9 && c.gap < 1e-9, "{c:?}");
                     // Two cells of A with mass, two thirds of B's 30.
                     assert_eq!(c.pairs_priced, 2 * 20);
@@ -912,7 +939,7 @@ mod tests {
             .compute_observed(&a, &b, &seen)
             .unwrap();
         let rounds = seen.0.into_inner().unwrap();
-        let c = emd_details(&m).certificate.expect("certified");
+        let c = emd_details(&m).certificate;
         assert_eq!(rounds.len(), c.rounds, "{rounds:?}");
         assert_eq!(rounds, (1..=c.rounds).collect::<Vec<_>>());
     }

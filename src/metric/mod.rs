@@ -62,6 +62,11 @@ pub trait Progress: Sync {
         let _ = round;
     }
 
+    /// The exact EMD's grid flow (cityblock) finished a level, coarsest first.
+    fn emd_level(&self, level: &emd::Level) {
+        let _ = level;
+    }
+
     /// Sliced Wasserstein has computed `done` of its `total` directions. Called from the thread
     /// that asked for the value: with 0 when it starts, then with `done` increasing to `total`
     /// after every fraction of a second of work or so (at once for small inputs).
