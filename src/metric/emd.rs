@@ -996,6 +996,54 @@ mod tests {
     }
 
     #[test]
+    fn coarse_to_fine_grid_flow_equals_the_comb_started_flow_and_certifies() {
+        use crate::ot::arcs::Grid4;
+        let load = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+            let source = crate::load::Source::Path(path.join(name));
+            crate::load::load(&source, &crate::load::LoadOptions::default()).unwrap()
+        };
+        // Real 128² pairs (three levels) and random masses on an odd grid.
+        let mut pairs: Vec<(Mass, Mass)> =
+            [("camera", "moon"), ("coins", "text"), ("moon", "text")]
+                .iter()
+                .map(|(a, b)| (load(&format!("{a}_128.png")), load(&format!("{b}_128.png"))))
+                .collect();
+        for seed in [1u64, 2] {
+            let values = |k: u64| {
+                Array2::from_shape_fn((101, 77), |(r, c)| {
+                    let x = (r * 131 + c * 71 + (seed * 7 + k) as usize * 1009) as f64;
+                    (x.sin() * 1e4).fract().abs().powi(3)
+                })
+            };
+            pairs.push((
+                Mass::from_values(&values(0), 1, "a").unwrap(),
+                Mass::from_values(&values(1), 1, "b").unwrap(),
+            ));
+        }
+        for (a, b) in &pairs {
+            let grid = Grid4::new(a.row_coords(), a.col_coords());
+            let supply = difference(a, b);
+            let opts = Options::default();
+            let comb =
+                network_simplex::solve(&grid, &supply, Start::Tree(&grid.comb_tree()), &opts)
+                    .unwrap();
+            let m = Emd::new(Ground::Cityblock).compute(a, b).unwrap();
+            let d = emd_details(&m);
+            assert_eq!(d.algorithm, Algorithm::GridFlow);
+            assert!(
+                (m.value - comb.cost).abs() <= 1e-9 * comb.cost,
+                "{} vs {}",
+                m.value,
+                comb.cost
+            );
+            let c = d.certificate;
+            assert!(c.max_violation < 1e-9 && c.gap < 1e-9 * comb.cost, "{c:?}");
+            assert_eq!(c.pairs_priced, (a.len() as u64).pow(2));
+        }
+    }
+
+    #[test]
     fn a_balanced_difference_keeps_real_differences_as_they_are() {
         let a = dot(4, 4, (0, 0));
         let b = dot(4, 4, (3, 3));
