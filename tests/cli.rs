@@ -733,10 +733,10 @@ fn limits_refuse_before_the_work_and_name_the_option() {
         &["camera_299.png", "moon_299.png", "--proj", "60000000"],
         "cell·directions, above the limit of 2.2e12 (hours of work); use --proj 24597300 or fewer, or --downscale 2",
     );
-    // A grid past the cityblock limit (1024²) of the exact EMD.
+    // A grid past the cityblock limit (8 GB, 6500²) of the exact EMD.
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.png");
-    image::GrayImage::from_fn(1100, 1000, |x, y| image::Luma([((x ^ y) & 0xff) as u8]))
+    image::GrayImage::from_fn(7000, 6500, |x, y| image::Luma([u8::from(x == y)]))
         .save(&big)
         .unwrap();
     fails_with(
@@ -748,6 +748,6 @@ fn limits_refuse_before_the_work_and_name_the_option() {
             "--ground",
             "cityblock",
         ],
-        "exact cityblock EMD on a grid of 1100000 cells is above the limit of 1048576",
+        "exact cityblock EMD on a grid of 45500000 cells needs about 9.1 GB, above the limit of 8 GB (42949672 cells); use --downscale K (e.g. --downscale 2)",
     );
 }

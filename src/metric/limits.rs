@@ -66,9 +66,15 @@ pub fn check_sliced_memory(cells: usize, p: f64, threads: usize) -> Result<()> {
     })
 }
 
-/// The most grid cells of the cityblock EMD's grid flow: 2²⁰ (1024²). Its network simplex
-/// grows faster than the grid (a 512² pair takes minutes), so a larger grid would take hours.
-pub const CITYBLOCK_CELL_LIMIT: usize = 1 << 20;
+/// Peak memory of the cityblock EMD per grid cell, the two masses and the decoded images
+/// included: about 200 bytes (measured 207 MB at 1024², 809 MB at 2048²).
+pub const CITYBLOCK_BYTES_PER_CELL: usize = 200;
+
+/// The most grid cells of the cityblock EMD's grid flow: [`MEMORY_LIMIT`] at
+/// [`CITYBLOCK_BYTES_PER_CELL`], about 43 million (6500²). Time grows faster than the grid
+/// (about 6 s at 1024², 2 minutes at 2048²), so the largest take hours; each level of the
+/// coarse-to-fine solve reports its progress.
+pub const CITYBLOCK_CELL_LIMIT: usize = MEMORY_LIMIT as usize / CITYBLOCK_BYTES_PER_CELL;
 
 /// Checks `--max-pixels`.
 ///
@@ -149,8 +155,10 @@ pub fn check_cityblock_cells(cells: usize) -> Result<()> {
     let k = downscale_for(cells as u64, CITYBLOCK_CELL_LIMIT as u64, 2);
     Err(Error::ProblemTooLarge {
         reason: format!(
-            "exact cityblock EMD on a grid of {cells} cells is above the limit of \
-             {CITYBLOCK_CELL_LIMIT} (hours of work); use --downscale K (e.g. --downscale {k})"
+            "exact cityblock EMD on a grid of {cells} cells needs about {:.1} GB, above the \
+             limit of 8 GB ({CITYBLOCK_CELL_LIMIT} cells); use --downscale K (e.g. \
+             --downscale {k})",
+            (cells * CITYBLOCK_BYTES_PER_CELL) as f64 / 1e9
         ),
     })
 }
@@ -187,9 +195,13 @@ mod tests {
         assert!(e.contains("use --downscale 2, or --p 1"), "{e}");
         assert!(check_sliced_memory(1 << 28, 1.0, 2).is_ok());
         assert!(check_sliced_memory(1 << 26, 2.0, 2).is_ok());
-        assert!(check_cityblock_cells(1024 * 1024).is_ok());
-        let e = check_cityblock_cells(2000 * 2000).unwrap_err().to_string();
-        assert!(e.contains("--downscale 2"), "{e}");
+        // Two 1024² images and more fit; 8192² (the default pixel limit) needs 13 GB.
+        assert!(check_cityblock_cells(6500 * 6500).is_ok());
+        let e = check_cityblock_cells(8192 * 8192).unwrap_err().to_string();
+        assert!(
+            e.contains("needs about 13.4 GB") && e.contains("--downscale 2"),
+            "{e}"
+        );
     }
 
     #[test]
