@@ -558,11 +558,14 @@ fn emd_grounds_and_json_details() {
         assert!((cost - want_cost).abs() < 1e-12, "{ground} cost {cost}");
         assert!(e["details"]["iterations"].as_u64().is_some());
         assert!(e["details"]["solve_seconds"].as_f64().unwrap() >= 0.0);
-        if algorithm == "column-generation" {
-            let c = &e["details"]["certificate"];
-            assert!(c["max_violation"].as_f64().unwrap() < 1e-9, "{c}");
-            assert!(c["gap"].as_f64().unwrap() < 1e-9, "{c}");
-            assert!(c["rounds"].as_u64().unwrap() >= 1);
+        let c = &e["details"]["certificate"];
+        assert!(c["max_violation"].as_f64().unwrap() < 1e-9, "{c}");
+        assert!(c["gap"].as_f64().unwrap() < 1e-9, "{c}");
+        assert!(c["rounds"].as_u64().unwrap() >= 1);
+        if algorithm == "grid-flow" {
+            // Every pair of the 8 × 8 grid's cells, checked by the distance transform.
+            assert_eq!(c["pricing"], "distance-transform");
+            assert_eq!(c["pairs_priced"].as_u64(), Some(64 * 64));
         }
     }
 }
