@@ -275,7 +275,8 @@ pub fn emd_sparse(
                 })
                 .collect();
             let initial = to_support_pairs(&guess.pairs, &ids_a, &ids_b);
-            colgen::solve_planned(&problem, &plan, &initial, &mut progress)?
+            let near = grid_neighbours(a.shape(), &ids_a, &ids_b);
+            colgen::solve_planned(&problem, &plan, &initial, Some(&near), &mut progress)?
         }
         None => colgen::solve(&problem, &[], &mut progress)?,
     };
@@ -410,7 +411,14 @@ fn emd_metric(
                 })
                 .collect();
             let initial = to_support_pairs(&guess.pairs, &ids_p, &ids_m);
-            Some(colgen::solve_planned(&problem, &plan, &initial, progress)?)
+            let near = grid_neighbours(a.shape(), &ids_p, &ids_m);
+            Some(colgen::solve_planned(
+                &problem,
+                &plan,
+                &initial,
+                Some(&near),
+                progress,
+            )?)
         } else {
             Some(colgen::solve(&problem, &[], progress)?)
         }
@@ -532,6 +540,43 @@ fn to_support_pairs(
             (i != usize::MAX && j != usize::MAX).then_some((i, j))
         })
         .collect()
+}
+
+/// The 4-neighbours of each source and each target among the cells of a `shape` grid, given
+/// each cell's source and target index (`usize::MAX` for none).
+fn grid_neighbours(shape: (usize, usize), ids_a: &[usize], ids_b: &[usize]) -> colgen::Neighbours {
+    let (rows, cols) = shape;
+    let cells_of = |ids: &[usize]| {
+        let mut cell = vec![0; ids.iter().filter(|&&i| i != usize::MAX).count()];
+        for (k, &i) in ids.iter().enumerate() {
+            if i != usize::MAX {
+                cell[i] = k;
+            }
+        }
+        cell
+    };
+    let (cell_a, cell_b) = (cells_of(ids_a), cells_of(ids_b));
+    let near = |k: usize, ids: &[usize]| {
+        let (r, c) = (k / cols, k % cols);
+        let mut out = Vec::with_capacity(4);
+        for (ok, k) in [
+            (r > 0, k.wrapping_sub(cols)),
+            (r + 1 < rows, k + cols),
+            (c > 0, k.wrapping_sub(1)),
+            (c + 1 < cols, k + 1),
+        ] {
+            if ok && ids[k] != usize::MAX {
+                out.push(ids[k]);
+            }
+        }
+        out
+    };
+    colgen::Neighbours::new(
+        cell_a.len(),
+        |i| near(cell_a[i], ids_a),
+        cell_b.len(),
+        |j| near(cell_b[j], ids_b),
+    )
 }
 
 /// A guess of the optimal plan between two masses on one grid, from the optimal plan between

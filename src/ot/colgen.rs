@@ -213,6 +213,95 @@ impl SparseArcs<'_> {
     }
 }
 
+/// Which points neighbour which, on each side (say, adjacent cells of a grid), as lists of
+/// indices: between rounds, column generation also adds the violated pairs between a point and
+/// the points its neighbours' plan pairs reach, the candidates of Schmitzer's shielding
+/// neighbourhoods. Only the number of rounds depends on them.
+#[derive(Debug, Clone, Default)]
+pub struct Neighbours {
+    source_start: Vec<usize>,
+    source_list: Vec<u32>,
+    target_start: Vec<usize>,
+    target_list: Vec<u32>,
+}
+
+impl Neighbours {
+    /// Neighbour lists from `source_neighbours(i)` for each of `n` sources and
+    /// `target_neighbours(j)` for each of `m` targets.
+    pub fn new<I: IntoIterator<Item = usize>, J: IntoIterator<Item = usize>>(
+        n: usize,
+        source_neighbours: impl Fn(usize) -> I,
+        m: usize,
+        target_neighbours: impl Fn(usize) -> J,
+    ) -> Self {
+        fn lists<I: IntoIterator<Item = usize>>(
+            count: usize,
+            of: impl Fn(usize) -> I,
+        ) -> (Vec<usize>, Vec<u32>) {
+            let mut start = vec![0];
+            let mut list = Vec::new();
+            for k in 0..count {
+                list.extend(of(k).into_iter().map(|x| x as u32));
+                start.push(list.len());
+            }
+            (start, list)
+        }
+        let (source_start, source_list) = lists(n, source_neighbours);
+        let (target_start, target_list) = lists(m, target_neighbours);
+        Neighbours {
+            source_start,
+            source_list,
+            target_start,
+            target_list,
+        }
+    }
+
+    /// The pairs `(i, j)` violated under potentials `pi` (by node) where `j` receives mass from a
+    /// neighbour of `i`, or `i` sends mass to a neighbour of `j`.
+    fn violated(
+        &self,
+        arcs: &SparseArcs<'_>,
+        flows: &[(usize, f64)],
+        pi: &[f64],
+        eps: f64,
+    ) -> Vec<(usize, usize)> {
+        let (n, m) = (arcs.sources.len(), arcs.targets.len());
+        assert!(self.source_start.len() == n + 1 && self.target_start.len() == m + 1);
+        // The pairs of the plan `flows` (arc, mass) by source and by target.
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut into: Vec<Vec<u32>> = vec![Vec::new(); m];
+        for &(e, _) in flows {
+            let (i, j) = (arcs.from[e], arcs.to[e]);
+            out[i as usize].push(j);
+            into[j as usize].push(i);
+        }
+        let rc = |i: usize, j: usize| {
+            let (x, y) = (arcs.sources[i], arcs.targets[j]);
+            arcs.ground.cost(x.0 - y.0, x.1 - y.1) + pi[i] - pi[n + j]
+        };
+        let mut found = Vec::new();
+        for i in 0..n {
+            for &k in &self.source_list[self.source_start[i]..self.source_start[i + 1]] {
+                for &j in &out[k as usize] {
+                    if rc(i, j as usize) < -eps {
+                        found.push((i, j as usize));
+                    }
+                }
+            }
+        }
+        for j in 0..m {
+            for &k in &self.target_list[self.target_start[j]..self.target_start[j + 1]] {
+                for &i in &into[k as usize] {
+                    if rc(i as usize, j) < -eps {
+                        found.push((i as usize, j));
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
 /// What one round of column generation did, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Round {
@@ -320,8 +409,9 @@ pub fn solve(
 /// problem's optimal plan refined onto these points; `initial` lists further pairs worth having
 /// from the start. The simplex starts from the plan, completed where it does not cover a
 /// point's mass; a plan that is not such a forest is not an error, the start then falls back to
-/// the greedy plan over all the listed pairs. The plan only affects the speed: the result is
-/// optimal and certified as [`solve`]'s.
+/// the greedy plan over all the listed pairs. With `near`, each round also adds the violated
+/// pairs that [`Neighbours`] suggests. The plan and the neighbours only affect the speed: the
+/// result is optimal and certified as [`solve`]'s.
 ///
 /// # Errors
 /// As [`solve`].
@@ -332,11 +422,12 @@ pub fn solve_planned(
     problem: &Problem<'_>,
     plan: &[(usize, usize, f64)],
     initial: &[(usize, usize)],
+    near: Option<&Neighbours>,
     progress: impl FnMut(&Round),
 ) -> Result<Transport> {
     let pricer = Pricer::new(problem.sources, problem.targets, problem.ground);
     let renumber = problem.sources.len() + problem.targets.len() >= RENUMBER_MIN_NODES;
-    solve_from(problem, plan, initial, &pricer, renumber, progress)
+    solve_from(problem, plan, initial, near, &pricer, renumber, progress)
 }
 
 /// [`solve`] with a given pricing strategy, and whether the simplex renumbers its tree.
@@ -347,7 +438,7 @@ fn solve_priced(
     renumber: bool,
     progress: impl FnMut(&Round),
 ) -> Result<Transport> {
-    solve_from(problem, &[], initial, pricer, renumber, progress)
+    solve_from(problem, &[], initial, None, pricer, renumber, progress)
 }
 
 /// [`solve_planned`] with a given pricing strategy, and whether the simplex renumbers its tree.
@@ -355,6 +446,7 @@ fn solve_from(
     problem: &Problem<'_>,
     plan: &[(usize, usize, f64)],
     initial: &[(usize, usize)],
+    near: Option<&Neighbours>,
     pricer: &Pricer<'_>,
     renumber: bool,
     mut progress: impl FnMut(&Round),
@@ -432,7 +524,14 @@ fn solve_from(
         pivots += sol.iterations;
         let (u, v) = duals(&sol.potentials, n);
         let priced = pricer.price(&u, &v, eps);
-        let violated = priced.violated(eps);
+        let mut violated = priced.violated(eps);
+        if let Some(near) = near
+            && !violated.is_empty()
+        {
+            violated.extend(near.violated(&arcs, &sol.flows, &sol.potentials, eps));
+            violated.sort_unstable();
+            violated.dedup();
+        }
         let min_reduced_cost = priced.min_reduced_cost();
         let solved_arcs = arcs.arc_count();
         if !violated.is_empty() && round <= DROP_ROUNDS {
@@ -1153,7 +1252,7 @@ mod tests {
             let caps: Vec<f64> = optimal.plan.iter().map(|&(_, _, f)| f).collect();
             assert!(planned_start(&wa, &wb, &caps, &mut listed).is_some());
             let mut first = None;
-            let t = solve_planned(&problem, &optimal.plan, &[], |r| {
+            let t = solve_planned(&problem, &optimal.plan, &[], None, |r| {
                 first.get_or_insert(r.pivots);
             })
             .unwrap();
@@ -1173,13 +1272,25 @@ mod tests {
                 listed.push(i, j);
             }
             assert!(planned_start(&wa, &wb, &[half; 4], &mut listed).is_none());
-            let t = solve_planned(&problem, &square, &[(2, 2), (3, 1)], |_| {}).unwrap();
-            assert!(
-                (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
-                "{ground:?}: {} vs {dense}",
-                t.cost
-            );
-            assert!(t.certificate.max_violation < 1e-10 && t.certificate.gap < 1e-10);
+            // With and without the lattice's neighbours.
+            let near = |pts: &[(f64, f64)], k: usize| {
+                let p = pts[k];
+                (0..pts.len())
+                    .filter(move |&l| (pts[l].0 - p.0).abs() + (pts[l].1 - p.1).abs() == 1.0)
+                    .collect::<Vec<usize>>()
+            };
+            let lattice = Neighbours::new(xs.len(), |i| near(&xs, i), ys.len(), |j| near(&ys, j));
+            assert!(lattice.source_list.len() > xs.len() && lattice.target_list.len() > ys.len());
+            for neighbours in [None, Some(&lattice)] {
+                let t = solve_planned(&problem, &square, &[(2, 2), (3, 1)], neighbours, |_| {})
+                    .unwrap();
+                assert!(
+                    (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
+                    "{ground:?}: {} vs {dense}",
+                    t.cost
+                );
+                assert!(t.certificate.max_violation < 1e-10 && t.certificate.gap < 1e-10);
+            }
         }
     }
 
