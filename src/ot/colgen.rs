@@ -213,6 +213,95 @@ impl SparseArcs<'_> {
     }
 }
 
+/// Which points neighbour which, on each side (say, adjacent cells of a grid), as lists of
+/// indices: between rounds, column generation also adds the violated pairs between a point and
+/// the points its neighbours' plan pairs reach, the candidates of Schmitzer's shielding
+/// neighbourhoods. Only the number of rounds depends on them.
+#[derive(Debug, Clone, Default)]
+pub struct Neighbours {
+    source_start: Vec<usize>,
+    source_list: Vec<u32>,
+    target_start: Vec<usize>,
+    target_list: Vec<u32>,
+}
+
+impl Neighbours {
+    /// Neighbour lists from `source_neighbours(i)` for each of `n` sources and
+    /// `target_neighbours(j)` for each of `m` targets.
+    pub fn new<I: IntoIterator<Item = usize>, J: IntoIterator<Item = usize>>(
+        n: usize,
+        source_neighbours: impl Fn(usize) -> I,
+        m: usize,
+        target_neighbours: impl Fn(usize) -> J,
+    ) -> Self {
+        fn lists<I: IntoIterator<Item = usize>>(
+            count: usize,
+            of: impl Fn(usize) -> I,
+        ) -> (Vec<usize>, Vec<u32>) {
+            let mut start = vec![0];
+            let mut list = Vec::new();
+            for k in 0..count {
+                list.extend(of(k).into_iter().map(|x| x as u32));
+                start.push(list.len());
+            }
+            (start, list)
+        }
+        let (source_start, source_list) = lists(n, source_neighbours);
+        let (target_start, target_list) = lists(m, target_neighbours);
+        Neighbours {
+            source_start,
+            source_list,
+            target_start,
+            target_list,
+        }
+    }
+
+    /// The pairs `(i, j)` violated under potentials `pi` (by node) where `j` receives mass from a
+    /// neighbour of `i`, or `i` sends mass to a neighbour of `j`.
+    fn violated(
+        &self,
+        arcs: &SparseArcs<'_>,
+        flows: &[(usize, f64)],
+        pi: &[f64],
+        eps: f64,
+    ) -> Vec<(usize, usize)> {
+        let (n, m) = (arcs.sources.len(), arcs.targets.len());
+        assert!(self.source_start.len() == n + 1 && self.target_start.len() == m + 1);
+        // The pairs of the plan `flows` (arc, mass) by source and by target.
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut into: Vec<Vec<u32>> = vec![Vec::new(); m];
+        for &(e, _) in flows {
+            let (i, j) = (arcs.from[e], arcs.to[e]);
+            out[i as usize].push(j);
+            into[j as usize].push(i);
+        }
+        let rc = |i: usize, j: usize| {
+            let (x, y) = (arcs.sources[i], arcs.targets[j]);
+            arcs.ground.cost(x.0 - y.0, x.1 - y.1) + pi[i] - pi[n + j]
+        };
+        let mut found = Vec::new();
+        for i in 0..n {
+            for &k in &self.source_list[self.source_start[i]..self.source_start[i + 1]] {
+                for &j in &out[k as usize] {
+                    if rc(i, j as usize) < -eps {
+                        found.push((i, j as usize));
+                    }
+                }
+            }
+        }
+        for j in 0..m {
+            for &k in &self.target_list[self.target_start[j]..self.target_start[j + 1]] {
+                for &i in &into[k as usize] {
+                    if rc(i as usize, j) < -eps {
+                        found.push((i as usize, j));
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
 /// What one round of column generation did, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Round {
@@ -315,10 +404,49 @@ pub fn solve(
     solve_priced(problem, initial, &pricer, renumber, progress)
 }
 
+/// [`solve`] from a guessed plan: `plan` lists pairs `(source, target, mass)` that form a
+/// forest and move (up to rounding) the masses of the points they touch, say a coarser
+/// problem's optimal plan refined onto these points; `initial` lists further pairs worth having
+/// from the start. The simplex starts from the plan, completed where it does not cover a
+/// point's mass; a plan that is not such a forest is not an error, the start then falls back to
+/// the greedy plan over all the listed pairs. With `near`, each round also adds the violated
+/// pairs that [`Neighbours`] suggests. The plan and the neighbours only affect the speed: the
+/// result is optimal and certified as [`solve`]'s.
+///
+/// # Errors
+/// As [`solve`].
+///
+/// # Panics
+/// As [`solve`], or if a pair's point is out of range.
+pub fn solve_planned(
+    problem: &Problem<'_>,
+    plan: &[(usize, usize, f64)],
+    initial: &[(usize, usize)],
+    near: Option<&Neighbours>,
+    progress: impl FnMut(&Round),
+) -> Result<Transport> {
+    let pricer = Pricer::new(problem.sources, problem.targets, problem.ground);
+    let renumber = problem.sources.len() + problem.targets.len() >= RENUMBER_MIN_NODES;
+    solve_from(problem, plan, initial, near, &pricer, renumber, progress)
+}
+
 /// [`solve`] with a given pricing strategy, and whether the simplex renumbers its tree.
 fn solve_priced(
     problem: &Problem<'_>,
     initial: &[(usize, usize)],
+    pricer: &Pricer<'_>,
+    renumber: bool,
+    progress: impl FnMut(&Round),
+) -> Result<Transport> {
+    solve_from(problem, &[], initial, None, pricer, renumber, progress)
+}
+
+/// [`solve_planned`] with a given pricing strategy, and whether the simplex renumbers its tree.
+fn solve_from(
+    problem: &Problem<'_>,
+    plan: &[(usize, usize, f64)],
+    initial: &[(usize, usize)],
+    near: Option<&Neighbours>,
     pricer: &Pricer<'_>,
     renumber: bool,
     mut progress: impl FnMut(&Round),
@@ -348,9 +476,21 @@ fn solve_priced(
         cost: Vec::new(),
         bound,
     };
-    // A feasible basic start: greedy over the guessed pairs when there are any, else the
-    // north-west-corner staircase.
-    let start = if initial.is_empty() {
+    // A feasible basic start: the guessed plan when there is one, else greedy over the guessed
+    // pairs when there are any, else the north-west-corner staircase.
+    let start = if !plan.is_empty() {
+        for &(i, j, _) in plan {
+            arcs.push(i, j);
+        }
+        for &(i, j) in initial {
+            arcs.push(i, j);
+        }
+        let caps: Vec<f64> = plan.iter().map(|&(_, _, f)| f).collect();
+        match planned_start(wa, wb, &caps, &mut arcs) {
+            Some(tree) => tree,
+            None => greedy_start(wa, wb, &mut arcs),
+        }
+    } else if initial.is_empty() {
         let (pairs, start) = north_west_corner(wa, wb);
         for (i, j) in pairs {
             arcs.push(i, j);
@@ -384,7 +524,14 @@ fn solve_priced(
         pivots += sol.iterations;
         let (u, v) = duals(&sol.potentials, n);
         let priced = pricer.price(&u, &v, eps);
-        let violated = priced.violated(eps);
+        let mut violated = priced.violated(eps);
+        if let Some(near) = near
+            && !violated.is_empty()
+        {
+            violated.extend(near.violated(&arcs, &sol.flows, &sol.potentials, eps));
+            violated.sort_unstable();
+            violated.dedup();
+        }
         let min_reduced_cost = priced.min_reduced_cost();
         let solved_arcs = arcs.arc_count();
         if !violated.is_empty() && round <= DROP_ROUNDS {
@@ -557,10 +704,15 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
             arcs.push(i, k);
         }
     }
-    // The forest, each tree hung from its lowest-numbered node.
+    forest(n, m, arcs, &used).0
+}
+
+/// The forest of arcs `used`, each tree hung from its lowest-numbered node, and the order in
+/// which its search reached the nodes (every node after its parent).
+fn forest(n: usize, m: usize, arcs: &SparseArcs<'_>, used: &[usize]) -> (StartTree, Vec<usize>) {
     let none = usize::MAX;
     let mut adjacent: Vec<Vec<usize>> = vec![Vec::new(); n + m];
-    for &e in &used {
+    for &e in used {
         let (i, j) = (arcs.from[e] as usize, n + arcs.to[e] as usize);
         adjacent[i].push(e);
         adjacent[j].push(e);
@@ -572,6 +724,7 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
     };
     let mut seen = vec![false; n + m];
     let mut stack = Vec::new();
+    let mut order = Vec::with_capacity(n + m);
     for top in 0..n + m {
         if seen[top] {
             continue;
@@ -579,6 +732,7 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
         seen[top] = true;
         stack.push(top);
         while let Some(x) = stack.pop() {
+            order.push(x);
             for &e in &adjacent[x] {
                 let (i, j) = (arcs.from[e] as usize, n + arcs.to[e] as usize);
                 let y = if x == i { j } else { i };
@@ -596,7 +750,91 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
             }
         }
     }
-    tree
+    (tree, order)
+}
+
+/// A basic feasible start from a guessed plan: the first `caps.len()` arcs each move up to
+/// their cap (as much as both ends still have), then the other arcs listed so far, in order,
+/// each move as much as both ends still have, and what is left is matched by the
+/// north-west-corner rule with new arcs (as in [`greedy_start`]). Masses below a rounding
+/// threshold count as used up. Returns the forest of the arcs that moved mass, or `None` when
+/// they are not a forest whose tree flows are feasible (the caps did not describe such a plan).
+fn planned_start(
+    wa: &[f64],
+    wb: &[f64],
+    caps: &[f64],
+    arcs: &mut SparseArcs<'_>,
+) -> Option<StartTree> {
+    let (n, m) = (wa.len(), wb.len());
+    let (mut ra, mut rb) = (wa.to_vec(), wb.to_vec());
+    let scale = wa.iter().sum::<f64>() + wb.iter().sum::<f64>();
+    // Far above the rounding of the plan's sums, and far below what `network_simplex` accepts
+    // as a rounding-sized imbalance of a subtree, even summed over every node.
+    let tiny = 1e-16 * scale;
+    let mut used: Vec<usize> = Vec::with_capacity(n + m);
+    for e in 0..arcs.arc_count() {
+        let (i, j) = (arcs.from[e] as usize, arcs.to[e] as usize);
+        let cap = caps.get(e).copied().unwrap_or(f64::INFINITY);
+        let f = cap.min(ra[i]).min(rb[j]);
+        if f > tiny {
+            ra[i] -= f;
+            rb[j] -= f;
+            used.push(e);
+        }
+    }
+    let left_a: Vec<usize> = (0..n).filter(|&i| ra[i] > tiny).collect();
+    let left_b: Vec<usize> = (0..m).filter(|&j| rb[j] > tiny).collect();
+    let (mut p, mut q) = (0, 0);
+    while p < left_a.len() && q < left_b.len() {
+        let (i, j) = (left_a[p], left_b[q]);
+        used.push(arcs.arc_count());
+        arcs.push(i, j);
+        let f = ra[i].min(rb[j]);
+        ra[i] -= f;
+        rb[j] -= f;
+        if ra[i] <= tiny {
+            p += 1;
+        } else {
+            q += 1;
+        }
+    }
+    if let (Some(&i), Some(&j)) = (left_a.last(), left_b.last()) {
+        for &k in left_a.get(p + 1..).unwrap_or(&[]) {
+            used.push(arcs.arc_count());
+            arcs.push(k, j);
+        }
+        for &k in left_b.get(q + 1..).unwrap_or(&[]) {
+            used.push(arcs.arc_count());
+            arcs.push(i, k);
+        }
+    }
+    if used.len() >= n + m {
+        return None;
+    }
+    let (tree, order) = forest(n, m, arcs, &used);
+    // A forest has one arc fewer than nodes per tree: otherwise some arc closed a cycle.
+    let trees = order
+        .iter()
+        .filter(|&&u| tree.parent[u] == usize::MAX)
+        .count();
+    if used.len() + trees != n + m {
+        return None;
+    }
+    // Tree flows: a source's arc to its parent carries its subtree's net supply, a target's arc
+    // from its parent carries its subtree's net demand; both must be non-negative.
+    let mut sub: Vec<f64> = wa.iter().copied().chain(wb.iter().map(|w| -w)).collect();
+    let tol = 1e-10 * scale;
+    for &u in order.iter().rev() {
+        let parent = tree.parent[u];
+        if parent == usize::MAX {
+            continue;
+        }
+        if (u < n && sub[u] < -tol) || (u >= n && sub[u] > tol) {
+            return None;
+        }
+        sub[parent] += sub[u];
+    }
+    Some(tree)
 }
 
 #[cfg(test)]
@@ -984,6 +1222,76 @@ mod tests {
         // these arcs.
         let total: f64 = sol.flows.iter().map(|&(_, f)| f).sum();
         assert!((total - 1.0).abs() < 1e-12, "{sol:?}");
+    }
+
+    /// A plan that is a feasible forest is the start as it stands; one whose caps leave a
+    /// cycle is refused (and the solve falls back to the greedy start); either way the solve
+    /// reaches the dense optimum.
+    #[test]
+    fn planned_starts_take_feasible_forests_and_refuse_cycles() {
+        for ground in [Ground::SqEuclidean, Ground::Euclidean] {
+            let (xs, wa) = lattice_cloud(7);
+            let (ys, wb) = lattice_cloud(8);
+            let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
+            let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
+            let optimal = solve(&problem, &[], |_| {}).unwrap();
+            let arcs = || SparseArcs {
+                sources: &xs,
+                targets: &ys,
+                ground,
+                from: Vec::new(),
+                to: Vec::new(),
+                cost: Vec::new(),
+                bound: largest_cost(&xs, &ys, ground),
+            };
+            // The optimal plan: a forest that moves every mass; the solve needs no pivot.
+            let mut listed = arcs();
+            for &(i, j, _) in &optimal.plan {
+                listed.push(i, j);
+            }
+            let caps: Vec<f64> = optimal.plan.iter().map(|&(_, _, f)| f).collect();
+            assert!(planned_start(&wa, &wb, &caps, &mut listed).is_some());
+            let mut first = None;
+            let t = solve_planned(&problem, &optimal.plan, &[], None, |r| {
+                first.get_or_insert(r.pivots);
+            })
+            .unwrap();
+            assert_eq!(first, Some(0), "{ground:?}: started at the optimum");
+            assert!((t.cost - dense).abs() <= 1e-12 * dense.max(1.0));
+            // A square of pairs whose caps each move half of what both ends have: a cycle.
+            let (i0, i1, j0, j1) = (0, 1, 0, 1);
+            let half = 0.5 * wa[i0].min(wa[i1]).min(wb[j0]).min(wb[j1]);
+            let square = [
+                (i0, j0, half),
+                (i0, j1, half),
+                (i1, j1, half),
+                (i1, j0, half),
+            ];
+            let mut listed = arcs();
+            for &(i, j, _) in &square {
+                listed.push(i, j);
+            }
+            assert!(planned_start(&wa, &wb, &[half; 4], &mut listed).is_none());
+            // With and without the lattice's neighbours.
+            let near = |pts: &[(f64, f64)], k: usize| {
+                let p = pts[k];
+                (0..pts.len())
+                    .filter(move |&l| (pts[l].0 - p.0).abs() + (pts[l].1 - p.1).abs() == 1.0)
+                    .collect::<Vec<usize>>()
+            };
+            let lattice = Neighbours::new(xs.len(), |i| near(&xs, i), ys.len(), |j| near(&ys, j));
+            assert!(lattice.source_list.len() > xs.len() && lattice.target_list.len() > ys.len());
+            for neighbours in [None, Some(&lattice)] {
+                let t = solve_planned(&problem, &square, &[(2, 2), (3, 1)], neighbours, |_| {})
+                    .unwrap();
+                assert!(
+                    (t.cost - dense).abs() <= 1e-12 * dense.max(1.0),
+                    "{ground:?}: {} vs {dense}",
+                    t.cost
+                );
+                assert!(t.certificate.max_violation < 1e-10 && t.certificate.gap < 1e-10);
+            }
+        }
     }
 
     #[test]
