@@ -4,7 +4,8 @@ grid graph for cityblock, side by side in one run.
 
 Usage (from the repository root, after `cargo build --release`):
 
-    python bench/emd_full.py [--runs 3] [--only cityblock|sqeuclidean|euclidean] [--no-ortools]
+    python bench/emd_full.py [--runs 3] [--only cityblock|sqeuclidean|euclidean] [--size 299|512]
+                             [--no-ortools]
 
 Needs numpy, scikit-image and (for the peer) ortools. For cityblock it times, on the six pairs
 of camera/moon/coins/text at 299² and on camera/moon at 512², `imgdist A B --metric emd --ground
@@ -101,6 +102,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["cityblock", "sqeuclidean", "euclidean"])
     parser.add_argument("--no-ortools", action="store_true")
+    parser.add_argument("--size", type=int, choices=[299, 512], help="only this size")
     args = parser.parse_args()
 
     if args.only in (None, "cityblock"):
@@ -108,6 +110,8 @@ def main():
         pairs = [(f"{x}_299.png", f"{y}_299.png") for x, y in itertools.combinations(names, 2)]
         pairs.append(("camera_512.png", "moon_512.png"))
         for a, b in pairs:
+            if args.size and str(args.size) not in a:
+                continue
             print(f"cityblock {a} {b}")
             times, value = report_imgdist(a, b, "cityblock", args.runs)
             if args.no_ortools:
@@ -124,6 +128,8 @@ def main():
         if args.only not in (None, ground):
             continue
         for a, b in [("camera_299.png", "coins_299.png"), ("camera_512.png", "moon_512.png")]:
+            if args.size and str(args.size) not in a:
+                continue
             print(f"{ground} {a} {b}")
             report_imgdist(a, b, ground, args.runs)
 

@@ -588,10 +588,10 @@ fn emd_default_ground_is_euclidean_and_max_applies() {
 
 #[test]
 fn emd_above_the_cell_limit_asks_for_downscale() {
-    // Two 730×730 images with mass everywhere: 1,065,800 cells, above the 2¹⁹ limit.
+    // Two 1100×1000 images with mass everywhere: 2,200,000 cells, above the 2²¹ limit.
     let dir = tempfile::tempdir().unwrap();
-    let big = dir.path().join("gradient_730.png");
-    image::GrayImage::from_fn(730, 730, |x, y| image::Luma([1 + ((x + y) % 200) as u8]))
+    let big = dir.path().join("gradient_1100.png");
+    image::GrayImage::from_fn(1100, 1000, |x, y| image::Luma([1 + ((x + y) % 200) as u8]))
         .save(&big)
         .unwrap();
     let big = big.to_str().unwrap();

@@ -8,13 +8,14 @@
 //!
 //! Solvers (all exact, all [`crate::ot::network_simplex`]):
 //! - **cityblock**: min-cost flow on the 4-neighbour grid graph with supplies `a − b` (about 4N
-//!   arcs); any grid size up to the pixel limit. Used whenever both masses share a grid (or one
-//!   grid extends the other).
+//!   arcs), solved coarse to fine ([`crate::ot::grid_flow`]) and certified over every pair of
+//!   cells; grids up to [`super::limits::CITYBLOCK_CELL_LIMIT`]. Used whenever both masses share
+//!   a grid (or one grid extends the other).
 //! - **euclidean, sqeuclidean** (and cityblock on unrelated grids, or when the plan or duals
 //!   are asked for): column generation ([`crate::ot::colgen`]) on the two supports (zero-mass
 //!   cells dropped): the network simplex on a sparse arc set seeded by the plan between the
-//!   2×2-block sums (solved the same way, recursively) and started from the greedy plan over
-//!   it; every pair priced with the duals each round, violated pairs added, until none is
+//!   2×2-block sums (solved the same way, recursively) and started from that plan refined to the
+//!   fine cells; every pair priced with the duals each round, violated pairs added, until none is
 //!   violated. No `n·m` costs or arc states are stored and, for large problems, not every pair
 //!   is visited either: squared euclidean pricing is a distance transform (O(n + m) per round),
 //!   euclidean pricing skips blocks of pairs by box bounds ([`crate::ot::pricing`]). The final
@@ -52,10 +53,11 @@ pub use crate::ot::grid_flow::Level;
 /// 64×64 images use half of it).
 pub const DENSE_PAIR_LIMIT: u64 = 1 << 25;
 
-/// Largest `support(A) + support(B)` column generation accepts: 2¹⁹ = 524,288 cells (two full
-/// 512×512 images). Memory is O(cells + arcs), far below a gigabyte there; the limit bounds the
-/// time, which grows faster than the cell count.
-pub const PRICED_CELL_LIMIT: usize = 1 << 19;
+/// Largest `support(A) + support(B)` column generation accepts: 2²¹ = 2,097,152 cells (two full
+/// 1024×1024 images). Memory is O(cells + arcs), about 600 bytes a cell (301 MB for two 512²
+/// images), so about 1.3 GB there; the limit bounds the time, which grows faster than the cell
+/// count (about an hour at the limit, each round reporting its progress).
+pub const PRICED_CELL_LIMIT: usize = 1 << 21;
 
 impl FromStr for Ground {
     type Err = Error;
