@@ -676,8 +676,21 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
         }
     }
     // Leftovers, in index order; rounding tails tie to the other side's last leftover.
-    let left_a: Vec<usize> = (0..n).filter(|&i| ra[i] > 0.0).collect();
-    let left_b: Vec<usize> = (0..m).filter(|&j| rb[j] > 0.0).collect();
+    match_leftovers(&mut ra, &mut rb, 0.0, arcs, &mut used);
+    forest(n, m, arcs, &used).0
+}
+
+/// Matches the masses `ra`, `rb` still above `tiny` by the north-west-corner rule over the
+/// points in index order, with new arcs (their indices appended to `used`).
+fn match_leftovers(
+    ra: &mut [f64],
+    rb: &mut [f64],
+    tiny: f64,
+    arcs: &mut SparseArcs<'_>,
+    used: &mut Vec<usize>,
+) {
+    let left_a: Vec<usize> = (0..ra.len()).filter(|&i| ra[i] > tiny).collect();
+    let left_b: Vec<usize> = (0..rb.len()).filter(|&j| rb[j] > tiny).collect();
     let (mut p, mut q) = (0, 0);
     while p < left_a.len() && q < left_b.len() {
         let (i, j) = (left_a[p], left_b[q]);
@@ -686,7 +699,7 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
         let f = ra[i].min(rb[j]);
         ra[i] -= f;
         rb[j] -= f;
-        if ra[i] <= 0.0 {
+        if ra[i] <= tiny {
             p += 1;
         } else {
             q += 1;
@@ -704,7 +717,6 @@ fn greedy_start(wa: &[f64], wb: &[f64], arcs: &mut SparseArcs<'_>) -> StartTree 
             arcs.push(i, k);
         }
     }
-    forest(n, m, arcs, &used).0
 }
 
 /// The forest of arcs `used`, each tree hung from its lowest-numbered node, and the order in
@@ -782,32 +794,7 @@ fn planned_start(
             used.push(e);
         }
     }
-    let left_a: Vec<usize> = (0..n).filter(|&i| ra[i] > tiny).collect();
-    let left_b: Vec<usize> = (0..m).filter(|&j| rb[j] > tiny).collect();
-    let (mut p, mut q) = (0, 0);
-    while p < left_a.len() && q < left_b.len() {
-        let (i, j) = (left_a[p], left_b[q]);
-        used.push(arcs.arc_count());
-        arcs.push(i, j);
-        let f = ra[i].min(rb[j]);
-        ra[i] -= f;
-        rb[j] -= f;
-        if ra[i] <= tiny {
-            p += 1;
-        } else {
-            q += 1;
-        }
-    }
-    if let (Some(&i), Some(&j)) = (left_a.last(), left_b.last()) {
-        for &k in left_a.get(p + 1..).unwrap_or(&[]) {
-            used.push(arcs.arc_count());
-            arcs.push(k, j);
-        }
-        for &k in left_b.get(q + 1..).unwrap_or(&[]) {
-            used.push(arcs.arc_count());
-            arcs.push(i, k);
-        }
-    }
+    match_leftovers(&mut ra, &mut rb, tiny, arcs, &mut used);
     if used.len() >= n + m {
         return None;
     }
