@@ -262,7 +262,7 @@ def test_too_many_pixels(cli):
 
 
 def test_problem_too_large_for_column_generation(cli, tmp_path):
-    big = np.ones((513, 513))
+    big = np.ones((1025, 1025))
     file = tmp_path / "big.csv"
     np.savetxt(file, big, fmt="%d", delimiter=",")
     expected = cli.error(str(file), str(file), "--metric", "emd")
