@@ -1023,14 +1023,7 @@ mod tests {
                 Mass::from_values(&vb, 1, "b").unwrap(),
             );
             for ground in [Ground::Euclidean, Ground::Cityblock] {
-                let (r, s) = emd_sparse(&a, &b, ground, |_| {}).unwrap();
-                let dense = emd_dense(&a, &b, ground).unwrap();
-                assert!(
-                    (r.cost - dense.cost).abs() <= 1e-12 * dense.cost.max(1.0),
-                    "{ground:?} {shape:?}: {} vs {}",
-                    r.cost,
-                    dense.cost
-                );
+                let (r, s, dense) = sparse_equals_dense(&a, &b, ground, shape);
                 assert!(
                     r.size.0 < s.sources.len() + s.targets.len(),
                     "only the difference"
@@ -1081,6 +1074,24 @@ mod tests {
             assert_eq!(t.plan.len(), s.sources.len(), "every cell keeps its mass");
             assert!(t.plan.iter().all(|&(i, j, _)| s.sources[i] == s.targets[j]));
         }
+    }
+
+    /// The column-generation solve and the dense one, after checking that their costs agree.
+    fn sparse_equals_dense(
+        a: &Mass,
+        b: &Mass,
+        ground: Ground,
+        shape: (usize, usize),
+    ) -> (EmdResult, Sparse, EmdResult) {
+        let (r, s) = emd_sparse(a, b, ground, |_| {}).unwrap();
+        let dense = emd_dense(a, b, ground).unwrap();
+        assert!(
+            (r.cost - dense.cost).abs() <= 1e-12 * dense.cost.max(1.0),
+            "{ground:?} {shape:?}: {} vs {}",
+            r.cost,
+            dense.cost
+        );
+        (r, s, dense)
     }
 
     fn emd_details(m: &Measurement) -> &EmdDetails {
@@ -1226,14 +1237,7 @@ mod tests {
                         .all(|pq| !guess.plan.iter().any(|&(p, q, _)| (p, q) == *pq)),
                     "the other pairs are other pairs"
                 );
-                let (r, s) = emd_sparse(&a, &b, ground, |_| {}).unwrap();
-                let dense = emd_dense(&a, &b, ground).unwrap();
-                assert!(
-                    (r.cost - dense.cost).abs() <= 1e-12 * dense.cost.max(1.0),
-                    "{ground:?} {shape:?}: {} vs {}",
-                    r.cost,
-                    dense.cost
-                );
+                let (_, s, _) = sparse_equals_dense(&a, &b, ground, shape);
                 let c = &s.transport.certificate;
                 assert!(c.max_violation < 1e-10 && c.gap < 1e-10, "{c:?}");
             }

@@ -103,6 +103,21 @@ struct SparseArcs<'a> {
     bound: f64,
 }
 
+impl<'a> SparseArcs<'a> {
+    /// No arcs yet between `sources` and `targets`, with the bound of their largest cost.
+    fn new(sources: &'a [(f64, f64)], targets: &'a [(f64, f64)], ground: Ground) -> Self {
+        SparseArcs {
+            sources,
+            targets,
+            ground,
+            from: Vec::new(),
+            to: Vec::new(),
+            cost: Vec::new(),
+            bound: super::arcs::largest_cost(sources, targets, ground),
+        }
+    }
+}
+
 impl SparseArcs<'_> {
     fn push(&mut self, i: usize, j: usize) {
         let (x, y) = (self.sources[i], self.targets[j]);
@@ -465,17 +480,8 @@ fn solve_from(
         n < u32::MAX as usize && m < u32::MAX as usize,
         "u32 point ids"
     );
-    let bound = super::arcs::largest_cost(sources, targets, ground);
-    let eps = TOLERANCE * bound.max(1.0);
-    let mut arcs = SparseArcs {
-        sources,
-        targets,
-        ground,
-        from: Vec::new(),
-        to: Vec::new(),
-        cost: Vec::new(),
-        bound,
-    };
+    let mut arcs = SparseArcs::new(sources, targets, ground);
+    let eps = TOLERANCE * arcs.bound.max(1.0);
     // A feasible basic start: the guessed plan when there is one, else greedy over the guessed
     // pairs when there are any, else the north-west-corner staircase.
     let start = if !plan.is_empty() {
@@ -826,7 +832,7 @@ fn planned_start(
 
 #[cfg(test)]
 mod tests {
-    use super::super::arcs::{Bipartite, largest_cost};
+    use super::super::arcs::Bipartite;
     use super::*;
 
     fn cloud(n: usize, seed: u64) -> (Vec<(f64, f64)>, Vec<f64>) {
@@ -1079,15 +1085,7 @@ mod tests {
         let (xs, wa) = lattice_cloud(4);
         let (ys, wb) = lattice_cloud(5);
         let ground = Ground::SqEuclidean;
-        let mut arcs = SparseArcs {
-            sources: &xs,
-            targets: &ys,
-            ground,
-            from: Vec::new(),
-            to: Vec::new(),
-            cost: Vec::new(),
-            bound: largest_cost(&xs, &ys, ground),
-        };
+        let mut arcs = SparseArcs::new(&xs, &ys, ground);
         // Every other pair, in the north-west corner's staircase first.
         let (stairs, start) = north_west_corner(&wa, &wb);
         for &(i, j) in &stairs {
@@ -1222,15 +1220,7 @@ mod tests {
             let problem = Problem::new(&xs, &wa, &ys, &wb, ground);
             let dense = dense_cost(&xs, &wa, &ys, &wb, ground);
             let optimal = solve(&problem, &[], |_| {}).unwrap();
-            let arcs = || SparseArcs {
-                sources: &xs,
-                targets: &ys,
-                ground,
-                from: Vec::new(),
-                to: Vec::new(),
-                cost: Vec::new(),
-                bound: largest_cost(&xs, &ys, ground),
-            };
+            let arcs = || SparseArcs::new(&xs, &ys, ground);
             // The optimal plan: a forest that moves every mass; the solve needs no pivot.
             let mut listed = arcs();
             for &(i, j, _) in &optimal.plan {

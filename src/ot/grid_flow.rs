@@ -72,11 +72,12 @@ fn solve_from(
 ) -> Result<GridFlow> {
     let (h, w) = (rows.len(), cols.len());
     assert_eq!(supply.len(), h * w, "one supply per cell");
-    // The block sums, finest first, down to the coarsest level.
-    let mut pyramid = vec![((h, w), supply.to_vec())];
+    // The block sums of the coarser levels, finest first, down to the coarsest.
+    let mut pyramid: Vec<((usize, usize), Vec<f64>)> = Vec::new();
     loop {
-        let ((h, w), fine) = pyramid.last().expect("the finest level");
-        let (h, w) = (*h, *w);
+        let ((h, w), fine) = pyramid
+            .last()
+            .map_or(((h, w), supply), |((h, w), s)| ((*h, *w), &s[..]));
         if h * w <= coarsest || h < 2 || w < 2 {
             break;
         }
@@ -87,13 +88,20 @@ fn solve_from(
         }
         pyramid.push(((ch, cw), coarse));
     }
-    let levels = pyramid.len();
+    let levels = pyramid.len() + 1;
     // Pricing blocks of √arcs (the solver's default): from a lifted start the pivots are
     // local and cheap, and longer blocks (2–8·√arcs) measured slower at 299² and 512².
     let opts = Options::default();
     let mut pivots = 0;
     let mut coarser: Option<(usize, Solution)> = None;
-    for (depth, ((h, w), level_supply)) in pyramid.iter().enumerate().rev() {
+    for depth in (0..levels).rev() {
+        let ((h, w), level_supply) = match depth {
+            0 => ((h, w), supply),
+            _ => {
+                let ((h, w), s) = &pyramid[depth - 1];
+                ((*h, *w), &s[..])
+            }
+        };
         let started = std::time::Instant::now();
         // Coarser levels have unit spacing: every arc costs the same there, as every fine one
         // does on a regular grid.
@@ -102,23 +110,24 @@ fn solve_from(
         let grid = if depth == 0 {
             Grid4::new(rows, cols)
         } else {
-            (unit_rows, unit_cols) = (unit(*h), unit(*w));
+            (unit_rows, unit_cols) = (unit(h), unit(w));
             Grid4::new(&unit_rows, &unit_cols)
         };
-        let start = match &coarser {
+        // The coarser solution is needed only for its tree.
+        let start = match coarser.take() {
             None => grid.comb_tree(),
-            Some((cw, coarse)) => lift(*h, *w, *cw, coarse.basis.tree_arcs()),
+            Some((cw, coarse)) => lift(h, w, cw, coarse.basis.tree_arcs()),
         };
         let solution = network_simplex::solve(&grid, level_supply, Start::Tree(&start), &opts)?;
         pivots += solution.iterations;
         progress(&Level {
             level: levels - depth,
             levels,
-            shape: (*h, *w),
+            shape: (h, w),
             pivots: solution.iterations,
             seconds: started.elapsed().as_secs_f64(),
         });
-        coarser = Some((*w, solution));
+        coarser = Some((w, solution));
     }
     let (_, solution) = coarser.expect("at least one level");
     Ok(GridFlow {
