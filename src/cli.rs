@@ -3,16 +3,17 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 
+use imgdist::load::{DEFAULT_MAX_PIXELS, load_mask};
 use imgdist::metric::emd::{Level, Round};
 use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Progress, SlicedParams};
 use imgdist::report::{Report, format_value};
-use imgdist::{LoadOptions, MetricKind, Params, Settings, Source, load, load::DEFAULT_MAX_PIXELS};
+use imgdist::{LoadOptions, Mask, MetricKind, Params, Settings, Source, load};
 
 mod batch;
 mod dump;
@@ -52,6 +53,12 @@ struct Args {
     /// for emd and W_p(θ) per direction for sliced. Standard output does not change.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
+    /// Like --mask, for input A only (with --mask-b when the two inputs need different masks).
+    #[arg(long, value_name = "FILE", conflicts_with = "mask")]
+    mask_a: Option<String>,
+    /// Like --mask, for input B only.
+    #[arg(long, value_name = "FILE", conflicts_with = "mask")]
+    mask_b: Option<String>,
     #[command(flatten)]
     metric: MetricArgs,
 }
@@ -59,7 +66,8 @@ struct Args {
 /// The metric and loading options, shared by the single-pair command and `imgdist batch`.
 #[derive(Debug, clap::Args)]
 struct MetricArgs {
-    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, sliced, emd.
+    /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, hist, sliced,
+    /// emd.
     /// Default: sliced (or the metrics named by --max).
     #[arg(short, long, value_name = "M[,M...]")]
     metric: Option<String>,
@@ -69,6 +77,10 @@ struct MetricArgs {
     /// Take mass from (full scale − value): for dark-on-light inputs such as text.
     #[arg(long)]
     invert: bool,
+    /// Ignore the pixels where FILE (an image or matrix of the inputs' size) is nonzero: they
+    /// carry no mass in either input and no metric sees them.
+    #[arg(long, value_name = "FILE")]
+    mask: Option<String>,
     /// Sum K×K pixel blocks into one cell (cells stay at block centres in pixel units).
     #[arg(long, value_name = "K", default_value_t = 1)]
     downscale: usize,
@@ -114,6 +126,8 @@ enum Format {
 struct Config {
     a: Source,
     b: Source,
+    /// The masks of A and B (`--mask`, or `--mask-a` / `--mask-b`).
+    masks: [Option<Arc<Mask>>; 2],
     settings: Settings,
     format: Format,
     plot: Option<PathBuf>,
@@ -204,14 +218,21 @@ impl MetricArgs {
             .map(MetricKind::parse_list)
             .transpose()?;
         let metrics = Settings::metrics_for(named, &maxima)?;
+        let mask = self
+            .mask
+            .as_deref()
+            .map(|m| self.load_mask(m))
+            .transpose()?;
         Ok(Settings {
-            metrics,
-            maxima,
             load: LoadOptions {
                 invert: self.invert,
                 downscale: self.downscale,
                 max_pixels: self.max_pixels,
+                mask,
+                levels: metrics.contains(&MetricKind::Hist),
             },
+            metrics,
+            maxima,
             params: Params {
                 eps: self.eps,
                 sigma: self.sigma,
@@ -233,9 +254,27 @@ impl MetricArgs {
     }
 }
 
+impl MetricArgs {
+    /// Reads the mask `arg` names (`-` is not allowed: standard input holds at most an input).
+    fn load_mask(&self, arg: &str) -> Result<Arc<Mask>> {
+        if arg == "-" {
+            bail!("a mask cannot be read from standard input ('-'); give a file");
+        }
+        Ok(Arc::new(load_mask(&Source::parse(arg), self.max_pixels)?))
+    }
+}
+
 impl Config {
     fn from_args(args: Args) -> Result<Config> {
         let mut settings = args.metric.settings()?;
+        let side_masks = [&args.mask_a, &args.mask_b]
+            .map(|m| m.as_deref().map(|m| args.metric.load_mask(m)).transpose());
+        let [mask_a, mask_b] = side_masks;
+        let shared = settings.load.mask.clone();
+        let masks = [
+            mask_a?.or_else(|| shared.clone()),
+            mask_b?.or_else(|| shared.clone()),
+        ];
         let outputs: Vec<(&'static str, &std::path::Path)> = [
             ("--plot", &args.plot),
             ("--dump-plan", &args.metric.dump_plan),
@@ -254,6 +293,7 @@ impl Config {
         Ok(Config {
             a: Source::parse(&args.a),
             b: Source::parse(&args.b),
+            masks,
             settings,
             format: args.format,
             plot: args.plot,
@@ -273,8 +313,12 @@ fn compute(cfg: &Config) -> Result<Report> {
     for kind in &settings.metrics {
         kind.build(&settings.params)?;
     }
-    let a = load(&cfg.a, &settings.load)?;
-    let b = load(&cfg.b, &settings.load)?;
+    let with_mask = |mask: &Option<Arc<Mask>>| LoadOptions {
+        mask: mask.clone(),
+        ..settings.load.clone()
+    };
+    let a = load(&cfg.a, &with_mask(&cfg.masks[0]))?;
+    let b = load(&cfg.b, &with_mask(&cfg.masks[1]))?;
     let names = [cfg.a.name(), cfg.b.name()];
     let names = [names[0].as_str(), names[1].as_str()];
     let lines = ProgressLines::default();
@@ -465,6 +509,7 @@ mod tests {
         assert!(error_line(&caught).ends_with("caused it)"));
         let usage = anyhow::Error::from(imgdist::Error::ZeroMass {
             source_name: "x.png".into(),
+            mask: None,
         });
         assert!(error_line(&usage).starts_with("imgdist: x.png: the input has zero"));
     }

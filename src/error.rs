@@ -36,6 +36,19 @@ pub enum Error {
     ZeroMass {
         /// What was being read.
         source_name: String,
+        /// The mask whose ignored pixels held all the input's light, if one applied.
+        mask: Option<String>,
+    },
+    /// A mask does not have its input's size.
+    MaskSize {
+        /// The mask's name.
+        mask: String,
+        /// The mask's size as (rows, columns).
+        mask_shape: (usize, usize),
+        /// The input it was to apply to.
+        source_name: String,
+        /// The input's size as (rows, columns).
+        shape: (usize, usize),
     },
     /// A pixel-by-pixel metric was asked to compare grids of different sizes.
     SizeMismatch {
@@ -106,9 +119,30 @@ impl fmt::Display for Error {
                 f,
                 "{source_name}: {pixels} pixels exceed the limit of {limit} (raise it with --max-pixels)"
             ),
-            Error::ZeroMass { source_name } => write!(
+            Error::ZeroMass {
+                source_name,
+                mask: None,
+            } => write!(
                 f,
                 "{source_name}: the input has zero total mass (all pixels are 0); nothing to compare"
+            ),
+            Error::ZeroMass {
+                source_name,
+                mask: Some(mask),
+            } => write!(
+                f,
+                "{source_name}: the input has zero total mass outside mask {mask} (every pixel it \
+                 does not ignore is 0); nothing to compare"
+            ),
+            Error::MaskSize {
+                mask,
+                mask_shape,
+                source_name,
+                shape,
+            } => write!(
+                f,
+                "mask {mask} is {}x{} pixels but {source_name} is {}x{} (rows x columns); a mask must have its input's size",
+                mask_shape.0, mask_shape.1, shape.0, shape.1
             ),
             Error::SizeMismatch { metric, a, b } => write!(
                 f,
@@ -213,7 +247,8 @@ mod tests {
         assert_eq!(catch_panic(|| Ok(3)).unwrap(), 3);
         assert!(matches!(
             catch_panic::<()>(|| Err(Error::ZeroMass {
-                source_name: "x".into()
+                source_name: "x".into(),
+                mask: None,
             })),
             Err(Error::ZeroMass { .. })
         ));

@@ -31,6 +31,7 @@ pub mod batch;
 pub mod error;
 pub mod files;
 pub mod load;
+pub mod mask;
 pub mod mass;
 pub mod matrix;
 pub mod metric;
@@ -40,6 +41,7 @@ pub mod report;
 
 pub use error::{Error, Result};
 pub use load::{LoadOptions, Source, load};
+pub use mask::Mask;
 pub use mass::Mass;
 pub use metric::{Measurement, Metric, MetricKind, Params};
 

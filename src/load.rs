@@ -15,11 +15,13 @@
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use image::{DynamicImage, ImageReader};
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
+use crate::mask::Mask;
 use crate::mass::Mass;
 
 /// Default for [`LoadOptions::max_pixels`]: 2²⁶ = 67,108,864 pixels (e.g. 8192 × 8192).
@@ -63,6 +65,11 @@ pub struct LoadOptions {
     /// Largest accepted pixel count; larger inputs fail before decoding.
     /// Default: [`DEFAULT_MAX_PIXELS`].
     pub max_pixels: u64,
+    /// Pixels to ignore; an input of another size fails with [`Error::MaskSize`]. Default: none.
+    pub mask: Option<Arc<Mask>>,
+    /// Keep the distribution of pixel values ([`Mass::levels`]) that the `hist` metric needs.
+    /// It costs a sort of the pixel values, so it is off unless asked for. Default: false.
+    pub levels: bool,
 }
 
 impl Default for LoadOptions {
@@ -71,6 +78,8 @@ impl Default for LoadOptions {
             invert: false,
             downscale: 1,
             max_pixels: DEFAULT_MAX_PIXELS,
+            mask: None,
+            levels: false,
         }
     }
 }
@@ -108,6 +117,30 @@ fn check_pixels(name: &str, pixels: u64, opts: &LoadOptions) -> Result<()> {
 /// # Errors
 /// Any [`Error`] of reading, decoding, the pixel limit, or zero mass.
 pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
+    let (bytes, ext) = read_source(source)?;
+    load_bytes(&bytes, &source.name(), &ext, opts)
+}
+
+/// Reads a mask: an image or numeric matrix whose nonzero pixels are to be ignored. Alpha
+/// counts as it does for inputs (a transparent pixel is 0); `max_pixels` bounds its size.
+///
+/// # Errors
+/// Any [`Error`] of reading, decoding or the pixel limit.
+pub fn load_mask(source: &Source, max_pixels: u64) -> Result<Mask> {
+    let (bytes, ext) = read_source(source)?;
+    let name = source.name();
+    let opts = LoadOptions {
+        max_pixels,
+        ..LoadOptions::default()
+    };
+    Ok(Mask::from_values(
+        &decode_values(&bytes, &name, &ext, &opts)?,
+        &name,
+    ))
+}
+
+/// The bytes of a source and its lower-case extension (empty for standard input).
+fn read_source(source: &Source) -> Result<(Vec<u8>, String)> {
     let name = source.name();
     let bytes = match source {
         Source::Path(path) => read_file(path, &name)?,
@@ -127,7 +160,7 @@ pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
         Source::Path(p) => extension(p),
         Source::Stdin => String::new(),
     };
-    load_bytes(&bytes, &name, &ext, opts)
+    Ok((bytes, ext))
 }
 
 /// Decodes an input already in memory. `ext` is the lower-case file extension (may be empty):
@@ -136,6 +169,18 @@ pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
 /// # Errors
 /// As [`load`].
 pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Result<Mass> {
+    let values = decode_values(bytes, name, ext, opts)?;
+    Mass::from_pixels(
+        &values,
+        opts.downscale,
+        opts.mask.clone(),
+        opts.levels,
+        name,
+    )
+}
+
+/// Each pixel's light (or a matrix's values), as the module documentation says.
+fn decode_values(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Result<Array2<f64>> {
     opts.validate()?;
     if bytes.is_empty() {
         return Err(decode_err(name, "empty input"));
@@ -157,7 +202,7 @@ pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Re
             other => other,
         })?
     };
-    Mass::from_values(&values, opts.downscale, name)
+    Ok(values)
 }
 
 fn read_file(path: &Path, name: &str) -> Result<Vec<u8>> {

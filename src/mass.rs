@@ -7,10 +7,12 @@
 //! than `K` to its neighbour). Distances over locations therefore stay comparable across `K`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
+use crate::mask::Mask;
 
 /// A normalised mass distribution over a rectangular grid of cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,56 @@ pub struct Mass {
     raw_total: f64,
     pixel_shape: (usize, usize),
     downscale: usize,
+    mask: Option<Arc<Mask>>,
+    levels: Option<Arc<Levels>>,
+}
+
+/// The distribution of an input's pixel values (its light, on the `[0, 1]` scale of the
+/// format, or a matrix's values as given), each pixel one unit of weight: the distinct values
+/// in ascending order with how many pixels hold each. Ignored pixels are not in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Levels {
+    values: Vec<f64>,
+    counts: Vec<u64>,
+    pixels: u64,
+}
+
+impl Levels {
+    /// The distribution of `values` (any order).
+    pub fn new(values: impl IntoIterator<Item = f64>) -> Levels {
+        let mut all: Vec<f64> = values.into_iter().collect();
+        all.sort_unstable_by(f64::total_cmp);
+        let mut levels = Levels {
+            values: Vec::new(),
+            counts: Vec::new(),
+            pixels: all.len() as u64,
+        };
+        for v in all {
+            match levels.values.last() {
+                Some(&last) if last == v => *levels.counts.last_mut().expect("paired") += 1,
+                _ => {
+                    levels.values.push(v);
+                    levels.counts.push(1);
+                }
+            }
+        }
+        levels
+    }
+
+    /// The distinct values, ascending.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// How many pixels hold each value.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    /// How many pixels in all.
+    pub fn pixels(&self) -> u64 {
+        self.pixels
+    }
 }
 
 impl Mass {
@@ -33,6 +85,22 @@ impl Mass {
     /// [`Error::InvalidParameter`] if `downscale` is 0, [`Error::Decode`] if a value is negative or
     /// not finite, [`Error::ZeroMass`] if the values sum to zero.
     pub fn from_values(values: &Array2<f64>, downscale: usize, name: &str) -> Result<Mass> {
+        Mass::from_pixels(values, downscale, None, true, name)
+    }
+
+    /// [`Mass::from_values`], ignoring the pixels `mask` names (their values are taken as 0),
+    /// and keeping the distribution of the other pixels' values ([`Mass::levels`], what the
+    /// `hist` metric compares) when `keep_levels` is set.
+    ///
+    /// # Errors
+    /// As [`Mass::from_values`]; [`Error::MaskSize`] if the mask does not have the values' size.
+    pub fn from_pixels(
+        values: &Array2<f64>,
+        downscale: usize,
+        mask: Option<Arc<Mask>>,
+        keep_levels: bool,
+        name: &str,
+    ) -> Result<Mass> {
         if downscale == 0 {
             return Err(Error::InvalidParameter {
                 name: "--downscale",
@@ -59,6 +127,31 @@ impl Mass {
                 reason: "the input has no pixels".into(),
             });
         }
+        let values: Cow<'_, Array2<f64>> = match &mask {
+            None => Cow::Borrowed(values),
+            Some(mask) => {
+                mask.check_fits(name, (height, width))?;
+                let mut kept = values.clone();
+                kept.zip_mut_with(mask.ignore(), |v, &ignore| {
+                    if ignore {
+                        *v = 0.0;
+                    }
+                });
+                Cow::Owned(kept)
+            }
+        };
+        let levels = keep_levels.then(|| {
+            Arc::new(match &mask {
+                None => Levels::new(values.iter().copied()),
+                Some(mask) => Levels::new(
+                    values
+                        .iter()
+                        .zip(mask.ignore())
+                        .filter(|(_, ignore)| !**ignore)
+                        .map(|(v, _)| *v),
+                ),
+            })
+        });
         let grid_rows = height.div_ceil(downscale);
         let grid_cols = width.div_ceil(downscale);
         // Values so large that their sum could overflow are divided by powers of two first
@@ -75,7 +168,7 @@ impl Mass {
         let scaled = |v: f64| v / divisors[0] / divisors[1];
         let mut weights = Array2::<f64>::zeros((grid_rows, grid_cols));
         if downscale == 1 {
-            weights.assign(values);
+            weights.assign(&values);
             if divisors != [1.0, 1.0] {
                 weights.mapv_inplace(scaled);
             }
@@ -88,6 +181,7 @@ impl Mass {
         if total <= 0.0 {
             return Err(Error::ZeroMass {
                 source_name: name.to_string(),
+                mask: mask.map(|m| m.name().to_string()),
             });
         }
         weights.mapv_inplace(|v| v / total);
@@ -100,6 +194,8 @@ impl Mass {
             raw_total,
             pixel_shape: (height, width),
             downscale,
+            mask,
+            levels,
         })
     }
 
@@ -155,6 +251,41 @@ impl Mass {
         self.downscale
     }
 
+    /// The mask that applied when the input was loaded, if any.
+    pub fn mask(&self) -> Option<&Mask> {
+        self.mask.as_deref()
+    }
+
+    /// The distribution of the input's pixel values (each pixel one unit of weight, ignored
+    /// pixels left out), when the mass was built keeping it (see [`Mass::from_pixels`]).
+    pub fn levels(&self) -> Option<&Levels> {
+        self.levels.as_deref()
+    }
+
+    /// With a mask, the cells whose every pixel it ignores (row-major, as [`Mass::as_slice`]);
+    /// `None` without a mask. Cells added by [`Mass::padded_to`] have no pixels and are not
+    /// ignored.
+    pub fn ignored_cells(&self) -> Option<Vec<bool>> {
+        let mask = self.mask.as_ref()?;
+        let (rows, cols) = self.shape();
+        let k = self.downscale;
+        // Pixels per cell, less one for each that is ignored.
+        let mut kept = vec![0u64; rows * cols];
+        let mut pixels = vec![0u64; rows * cols];
+        for ((r, c), &ignore) in mask.ignore().indexed_iter() {
+            let cell = (r / k) * cols + c / k;
+            pixels[cell] += 1;
+            kept[cell] += u64::from(!ignore);
+        }
+        Some(
+            pixels
+                .iter()
+                .zip(&kept)
+                .map(|(&n, &k)| n > 0 && k == 0)
+                .collect(),
+        )
+    }
+
     /// True when both masses sit on exactly the same cell positions.
     pub fn same_grid(&self, other: &Mass) -> bool {
         self.row_coords == other.row_coords && self.col_coords == other.col_coords
@@ -179,6 +310,8 @@ impl Mass {
             raw_total: self.raw_total,
             pixel_shape: self.pixel_shape,
             downscale: self.downscale,
+            mask: self.mask.clone(),
+            levels: self.levels.clone(),
         })
     }
 

@@ -25,6 +25,17 @@ pub struct InputInfo {
     pub grid: (usize, usize),
     /// Total raw mass before normalisation (sum of light in `[0, 1]` units per pixel).
     pub total: f64,
+    /// The mask that applied, if any.
+    pub mask: Option<MaskInfo>,
+}
+
+/// The mask an input was loaded with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaskInfo {
+    /// The mask's path as given.
+    pub path: String,
+    /// How many of the input's pixels it ignores.
+    pub ignored: usize,
 }
 
 impl InputInfo {
@@ -37,6 +48,10 @@ impl InputInfo {
             height,
             grid: mass.shape(),
             total: mass.raw_total(),
+            mask: mass.mask().map(|m| MaskInfo {
+                path: m.name().to_string(),
+                ignored: m.ignored(),
+            }),
         }
     }
 }
@@ -177,16 +192,20 @@ impl Serialize for Metrics<'_> {
     }
 }
 
-/// `{"path", "width", "height", "grid_rows", "grid_cols", "total"}`.
+/// `{"path", "width", "height", "grid_rows", "grid_cols", "total"[, "mask": {"path",
+/// "ignored"}]}`: `mask` only when one applied.
 impl Serialize for InputInfo {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("InputInfo", 6)?;
+        let mut st = s.serialize_struct("InputInfo", 7)?;
         st.serialize_field("path", &self.path)?;
         st.serialize_field("width", &self.width)?;
         st.serialize_field("height", &self.height)?;
         st.serialize_field("grid_rows", &self.grid.0)?;
         st.serialize_field("grid_cols", &self.grid.1)?;
         st.serialize_field("total", &self.total)?;
+        if let Some(mask) = &self.mask {
+            st.serialize_field("mask", mask)?;
+        }
         st.end()
     }
 }
@@ -305,14 +324,18 @@ pub(crate) mod tests {
     /// The JSON form built the slow, obvious way: a `serde_json::Value` tree, then serialized.
     pub(crate) fn reference_json(report: &Report) -> Value {
         let input = |i: &InputInfo| {
-            json!({
+            let mut obj = json!({
                 "path": i.path,
                 "width": i.width,
                 "height": i.height,
                 "grid_rows": i.grid.0,
                 "grid_cols": i.grid.1,
                 "total": i.total,
-            })
+            });
+            if let Some(mask) = &i.mask {
+                obj["mask"] = json!({"path": mask.path, "ignored": mask.ignored});
+            }
+            obj
         };
         let mut metrics = Map::new();
         for m in &report.metrics {
@@ -350,6 +373,7 @@ pub(crate) mod tests {
             height: 30,
             grid: (15, 14),
             total,
+            mask: None,
         };
         let m = |kind, value, params, details, max| MetricResult {
             kind,
@@ -467,7 +491,16 @@ pub(crate) mod tests {
                 metrics: twice,
             },
             Report {
-                inputs: [input("x", 0.0), input("y", 5e-324)],
+                inputs: [
+                    InputInfo {
+                        mask: Some(MaskInfo {
+                            path: "mask \"1\".png".into(),
+                            ignored: 17,
+                        }),
+                        ..input("x", 0.0)
+                    },
+                    input("y", 5e-324),
+                ],
                 downscale: 2,
                 invert: false,
                 metrics: Vec::new(),

@@ -4,7 +4,8 @@
 //!
 //! - **KL**: `KL(p‖q) = Σ p ln(p/q)` over cells with `p > 0`; range `[0, ∞]`, not symmetric.
 //!   It is `+∞` when some cell has `q = 0 < p` (as `scipy.stats.entropy`). The pseudo-count `eps`
-//!   adds `eps` to every cell of both masses and renormalises first, which makes it finite.
+//!   adds `eps` to every cell of both masses and renormalises first, which makes it finite
+//!   (every cell a mask does not wholly ignore, when both inputs are masked).
 //! - **JS**: `½ KL(p‖m) + ½ KL(q‖m)` with `m = (p + q)/2`; range `[0, ln 2]`, symmetric, always
 //!   finite. This is the divergence itself, not its square root (the JS *distance*).
 //! - **Hellinger**: `sqrt(½ Σ (√p − √q)²)`; range `[0, 1]`, symmetric, a metric.
@@ -72,6 +73,18 @@ impl Metric for Kl {
         let eps = self.eps;
         let value = if eps == 0.0 {
             sum_cells(p, q, rel_entr)
+        } else if let Some(counted) = counted_cells(a, b) {
+            // Cells that every mask ignores are not there: no pseudo-count for them.
+            let keep = |w: &[f64]| -> Vec<f64> {
+                w.iter()
+                    .zip(&counted)
+                    .filter(|(_, c)| **c)
+                    .map(|(w, _)| *w)
+                    .collect()
+            };
+            let (p, q) = (keep(p), keep(q));
+            let norm = 1.0 + eps * p.len() as f64;
+            sum_cells(&p, &q, |x, y| rel_entr((x + eps) / norm, (y + eps) / norm))
         } else {
             let norm = 1.0 + eps * p.len() as f64;
             sum_cells(p, q, |x, y| rel_entr((x + eps) / norm, (y + eps) / norm))
@@ -82,6 +95,13 @@ impl Metric for Kl {
             MetricParams::Kl(KlParams { eps }),
         ))
     }
+}
+
+/// The cells that count for either input when both were masked (all but those both masks
+/// ignore wholly); `None` when every cell counts.
+fn counted_cells(a: &Mass, b: &Mass) -> Option<Vec<bool>> {
+    let (ia, ib) = (a.ignored_cells()?, b.ignored_cells()?);
+    Some(ia.iter().zip(&ib).map(|(x, y)| !(x & y)).collect())
 }
 
 /// Jensen–Shannon divergence in nats.

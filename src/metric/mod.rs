@@ -25,6 +25,7 @@ use crate::mass::Mass;
 pub mod blur_l2;
 pub mod divergence;
 pub mod emd;
+pub mod hist;
 pub mod limits;
 pub mod sliced;
 pub mod tv;
@@ -114,7 +115,7 @@ pub struct Empty {}
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum MetricParams {
-    /// `tv`, `js`, `hellinger`: no parameters, `{}`.
+    /// `tv`, `js`, `hellinger`, `hist`: no parameters, `{}`.
     None(Empty),
     /// `kl`: `{"eps": …}`.
     Kl(divergence::KlParams),
@@ -168,6 +169,8 @@ pub enum MetricKind {
     Hellinger,
     /// L2 distance between Gaussian-blurred masses.
     BlurL2,
+    /// `W₁` between the distributions of pixel values (grey-level histogram EMD).
+    Hist,
     /// Sliced Wasserstein distance over random or equispaced directions.
     Sliced,
     /// Exact earth mover's (Wasserstein) distance with locations.
@@ -182,6 +185,7 @@ impl MetricKind {
         MetricKind::Js,
         MetricKind::Hellinger,
         MetricKind::BlurL2,
+        MetricKind::Hist,
         MetricKind::Sliced,
         MetricKind::Emd,
     ];
@@ -197,6 +201,7 @@ impl MetricKind {
             MetricKind::Js => "js",
             MetricKind::Hellinger => "hellinger",
             MetricKind::BlurL2 => "blur-l2",
+            MetricKind::Hist => "hist",
             MetricKind::Sliced => "sliced",
             MetricKind::Emd => "emd",
         }
@@ -210,6 +215,7 @@ impl MetricKind {
             MetricKind::Kl | MetricKind::Js => "nats",
             MetricKind::Hellinger => "",
             MetricKind::BlurL2 => "mass per cell",
+            MetricKind::Hist => "full scale",
             MetricKind::Sliced | MetricKind::Emd => "pixels",
         }
     }
@@ -225,6 +231,7 @@ impl MetricKind {
             MetricKind::Js => Box::new(divergence::Js),
             MetricKind::Hellinger => Box::new(divergence::Hellinger),
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
+            MetricKind::Hist => Box::new(hist::Hist),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
             MetricKind::Emd => Box::new(emd::Emd::new(params.ground).with_plan(params.emd_plan)),
         })
@@ -307,7 +314,9 @@ impl Params {
     /// Batch mode's `--skip-done` compares them with earlier records.
     pub fn reported(&self, kind: MetricKind) -> MetricParams {
         match kind {
-            MetricKind::Tv | MetricKind::Js | MetricKind::Hellinger => MetricParams::None(Empty {}),
+            MetricKind::Tv | MetricKind::Js | MetricKind::Hellinger | MetricKind::Hist => {
+                MetricParams::None(Empty {})
+            }
             MetricKind::Kl => MetricParams::Kl(divergence::KlParams { eps: self.eps }),
             MetricKind::BlurL2 => MetricParams::BlurL2(blur_l2::BlurL2Params {
                 sigma: self.sigma,

@@ -181,6 +181,20 @@ pub fn pair_picture(a: &Mass, b: &Mass, report: &Report) -> Result<RgbImage> {
     let mass_colour = |v: f64| viridis(if vmax > 0.0 { v / vmax } else { 0.0 });
     place_a.paint(&mut canvas, ga.as_slice(), mass_colour);
     place_b.paint(&mut canvas, gb.as_slice(), mass_colour);
+    let (ignored_a, ignored_b) = (ga.ignored_cells(), gb.ignored_cells());
+    if let Some(ignored) = &ignored_a {
+        place_a.hatch(&mut canvas, ignored);
+    }
+    if let Some(ignored) = &ignored_b {
+        place_b.hatch(&mut canvas, ignored);
+    }
+    // Cells neither input counts, where nothing is compared.
+    let ignored_both: Option<Vec<bool>> = match (&ignored_a, &ignored_b) {
+        (Some(x), Some(y)) if x.len() == y.len() => {
+            Some(x.iter().zip(y).map(|(x, y)| x & y).collect())
+        }
+        _ => None,
+    };
     let mass_bar_a = bar_beside(&place_a, 0.0, vmax);
     let mass_bar_b = bar_beside(&place_b, 0.0, vmax);
     mass_bar_a.paint(&mut canvas, mass_colour);
@@ -201,6 +215,9 @@ pub fn pair_picture(a: &Mass, b: &Mass, report: &Report) -> Result<RgbImage> {
     if let Some(d) = &difference {
         place_d.paint(&mut canvas, d, diff_colour);
         diff_bar.paint(&mut canvas, diff_colour);
+        if let Some(ignored) = &ignored_both {
+            place_d.hatch(&mut canvas, ignored);
+        }
     }
     let place_t = layout
         .map_box(Panel::Transport)
@@ -209,6 +226,9 @@ pub fn pair_picture(a: &Mass, b: &Mass, report: &Report) -> Result<RgbImage> {
         match &difference {
             Some(d) => place.paint(&mut canvas, d, |v| fade(diff_colour(v), 0.55)),
             None => place.paint(&mut canvas, ga.as_slice(), |v| fade(mass_colour(v), 0.7)),
+        }
+        if let Some(ignored) = &ignored_both {
+            place.hatch(&mut canvas, ignored);
         }
     }
 
@@ -338,6 +358,22 @@ fn title_band(area: &Area, layout: &PairLayout, report: &Report) -> Result<()> {
     }
     if report.invert {
         head.push_str("   (inverted)");
+    }
+    match [&a.mask, &b.mask] {
+        [Some(ma), Some(mb)] if ma.path == mb.path => {
+            head.push_str(&format!("   (mask {}, hatched)", ma.path));
+        }
+        [None, None] => {}
+        [ma, mb] => {
+            let name = |m: &Option<crate::report::MaskInfo>| {
+                m.as_ref().map_or("none".to_string(), |m| m.path.clone())
+            };
+            head.push_str(&format!(
+                "   (masks A: {}, B: {}, hatched)",
+                name(ma),
+                name(mb)
+            ));
+        }
     }
     let width = layout.width - 32;
     text(
@@ -492,6 +528,29 @@ impl Placement {
         }
     }
 
+    /// Hatches the pixels whose cells are all `ignored` (row-major, this grid's shape) with
+    /// grey diagonal lines, leaving the colour between them.
+    fn hatch(&self, canvas: &mut Canvas, ignored: &[bool]) {
+        let cols: Vec<(usize, usize)> = (0..self.width)
+            .map(|k| Self::span(k, self.width, self.cols))
+            .collect();
+        for py in 0..self.height {
+            let (r0, r1) = Self::span(py, self.height, self.rows);
+            for (px, &(c0, c1)) in cols.iter().enumerate() {
+                let on_line = (px as i32 + py).rem_euclid(HATCH_SPACING) < 2;
+                if on_line
+                    && (r0..r1).all(|r| {
+                        ignored[r * self.cols + c0..r * self.cols + c1]
+                            .iter()
+                            .all(|&i| i)
+                    })
+                {
+                    canvas.set(self.x + px as i32, self.y + py, HATCH);
+                }
+            }
+        }
+    }
+
     /// The pixel of a position in pixel units of the input (row, column).
     fn point(&self, (r, c): (f64, f64)) -> (f64, f64) {
         let i = (r - self.row0) / self.row_step + 0.5;
@@ -513,6 +572,10 @@ impl Placement {
 }
 
 /// At most this many blocks along a side when the plan is summed over blocks.
+/// Colour of the lines over ignored (masked) cells, and their spacing in pixels.
+const HATCH: [u8; 3] = [0xb0, 0xb0, 0xb0];
+const HATCH_SPACING: i32 = 6;
+
 const MAX_BLOCKS: usize = 16;
 /// At most this many arrows.
 const MAX_ARROWS: usize = 120;
