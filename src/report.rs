@@ -110,6 +110,17 @@ impl Report {
         self.metrics.iter().all(MetricResult::passed)
     }
 
+    /// The mask both inputs were loaded with (`--mask`), if they share one.
+    pub fn shared_mask(&self) -> Option<&str> {
+        match &self.inputs {
+            [
+                InputInfo { mask: Some(a), .. },
+                InputInfo { mask: Some(b), .. },
+            ] if a.path == b.path => Some(&a.path),
+            _ => None,
+        }
+    }
+
     /// Writes one `name<TAB>value` line per metric.
     ///
     /// # Errors
@@ -146,9 +157,11 @@ impl Report {
             b: &'r InputInfo,
         }
         #[derive(Serialize)]
-        struct Options {
+        struct Options<'r> {
             downscale: usize,
             invert: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            mask: Option<&'r str>,
         }
         map.serialize_entry("version", env!("CARGO_PKG_VERSION"))?;
         let [a, b] = &self.inputs;
@@ -156,6 +169,7 @@ impl Report {
         let options = Options {
             downscale: self.downscale,
             invert: self.invert,
+            mask: self.shared_mask(),
         };
         map.serialize_entry("options", &options)?;
         map.serialize_entry("metrics", &Metrics(&self.metrics))?;
@@ -163,7 +177,8 @@ impl Report {
     }
 }
 
-/// The JSON form: `{"version", "inputs": {"a", "b"}, "options": {"downscale", "invert"},
+/// The JSON form: `{"version", "inputs": {"a", "b"}, "options": {"downscale", "invert"[,
+/// "mask"]},
 /// "metrics": {name: result, …}, "pass"}`, as the README documents it.
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -357,7 +372,14 @@ pub(crate) mod tests {
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "inputs": {"a": input(&report.inputs[0]), "b": input(&report.inputs[1])},
-            "options": {"downscale": report.downscale, "invert": report.invert},
+            "options": match report.shared_mask() {
+                None => json!({"downscale": report.downscale, "invert": report.invert}),
+                Some(mask) => json!({
+                    "downscale": report.downscale,
+                    "invert": report.invert,
+                    "mask": mask,
+                }),
+            },
             "metrics": metrics,
             "pass": report.passed(),
         })
@@ -500,6 +522,27 @@ pub(crate) mod tests {
                         ..input("x", 0.0)
                     },
                     input("y", 5e-324),
+                ],
+                downscale: 2,
+                invert: false,
+                metrics: Vec::new(),
+            },
+            Report {
+                inputs: [
+                    InputInfo {
+                        mask: Some(MaskInfo {
+                            path: "m.png".into(),
+                            ignored: 3,
+                        }),
+                        ..input("x", 0.5)
+                    },
+                    InputInfo {
+                        mask: Some(MaskInfo {
+                            path: "m.png".into(),
+                            ignored: 4,
+                        }),
+                        ..input("y", 0.5)
+                    },
                 ],
                 downscale: 2,
                 invert: false,

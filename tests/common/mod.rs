@@ -53,3 +53,19 @@ pub fn assert_rel(got: f64, want: f64, rel: f64, what: &str) {
         (got - want).abs() / want.abs().max(1e-300)
     );
 }
+
+/// A committed fixture loaded with the options `opts`.
+pub fn mass_with(name: &str, opts: &LoadOptions) -> Mass {
+    load(&Source::Path(data(name)), opts).unwrap()
+}
+
+/// A committed fixture loaded at full resolution, keeping its pixel values (for `hist`).
+pub fn mass_levels(name: &str) -> Mass {
+    mass_with(
+        name,
+        &LoadOptions {
+            levels: true,
+            ..LoadOptions::default()
+        },
+    )
+}

@@ -1,7 +1,7 @@
 //! `--skip-done`: the pairs recorded as done in earlier JSON Lines output, and their values.
 //!
 //! A pair is done when an earlier record of its id has `"status": "ok"`, the same options
-//! (`downscale`, `invert`) and every metric this run asks for, each with the parameters this
+//! (`downscale`, `invert`, `mask`) and every metric this run asks for, each with the parameters this
 //! run would report (for `sliced`, the pair's own seed). Anything else is computed again.
 
 use std::collections::{HashMap, HashSet};
@@ -61,11 +61,15 @@ impl Expected {
                 (kind, json)
             })
             .collect();
+        let mut options = serde_json::json!({
+            "downscale": settings.load.downscale,
+            "invert": settings.load.invert,
+        });
+        if let Some(mask) = &settings.load.mask {
+            options["mask"] = mask.name().into();
+        }
         Expected {
-            options: serde_json::json!({
-                "downscale": settings.load.downscale,
-                "invert": settings.load.invert,
-            }),
+            options,
             metrics,
             run_seed: settings.params.sliced.seed,
         }
