@@ -389,7 +389,13 @@ pub fn from_values(mut values: Array2<f64>, name: &str, opts: &LoadOptions) -> R
     if opts.invert && values.iter().all(|v| v.is_finite() && *v >= 0.0) {
         invert_matrix(&mut values);
     }
-    Mass::from_values(&values, opts.downscale, name)
+    Mass::from_pixels(
+        &values,
+        opts.downscale,
+        opts.mask.clone(),
+        opts.levels,
+        name,
+    )
 }
 
 #[cfg(test)]
