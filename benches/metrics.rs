@@ -13,8 +13,13 @@ fn path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// With the pixel values kept, which `hist` needs.
 fn mass(name: &str) -> Mass {
-    load(&Source::Path(path(name)), &LoadOptions::default()).unwrap()
+    let opts = LoadOptions {
+        levels: true,
+        ..LoadOptions::default()
+    };
+    load(&Source::Path(path(name)), &opts).unwrap()
 }
 
 fn decode(c: &mut Criterion) {
@@ -22,15 +27,22 @@ fn decode(c: &mut Criterion) {
         .iter()
         .map(|n| std::fs::read(path(n)).unwrap())
         .collect();
-    c.bench_function("decode/two 299² PNGs", |b| {
-        b.iter(|| {
-            for data in &bytes {
-                black_box(
-                    imgdist::load::load_bytes(data, "x", "png", &LoadOptions::default()).unwrap(),
-                );
-            }
-        })
-    });
+    for (name, levels) in [
+        ("decode/two 299² PNGs", false),
+        ("decode/two 299² PNGs, keeping pixel values (hist)", true),
+    ] {
+        let opts = LoadOptions {
+            levels,
+            ..LoadOptions::default()
+        };
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                for data in &bytes {
+                    black_box(imgdist::load::load_bytes(data, "x", "png", &opts).unwrap());
+                }
+            })
+        });
+    }
 }
 
 fn metrics(c: &mut Criterion) {

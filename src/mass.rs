@@ -7,6 +7,8 @@
 //! than `K` to its neighbour). Distances over locations therefore stay comparable across `K`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use ndarray::Array2;
@@ -27,6 +29,30 @@ pub struct Mass {
     levels: Option<Arc<Levels>>,
 }
 
+/// Hashes the bits of an `f64` by one multiplication (the keys are not chosen by an adversary
+/// who could gain from collisions: at worst counting slows down).
+#[derive(Default)]
+struct BitsHasher(u64);
+
+impl Hasher for BitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        // The high bits of the product mix every bit of the key; HashMap uses the high ones
+        // for its control bytes and the low ones for the bucket, so fold them together.
+        let m = u128::from(v) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
 /// The distribution of an input's pixel values (its light, on the `[0, 1]` scale of the
 /// format, or a matrix's values as given), each pixel one unit of weight: the distinct values
 /// in ascending order with how many pixels hold each. Ignored pixels are not in it.
@@ -40,23 +66,25 @@ pub struct Levels {
 impl Levels {
     /// The distribution of `values` (any order).
     pub fn new(values: impl IntoIterator<Item = f64>) -> Levels {
-        let mut all: Vec<f64> = values.into_iter().collect();
-        all.sort_unstable_by(f64::total_cmp);
-        let mut levels = Levels {
-            values: Vec::new(),
-            counts: Vec::new(),
-            pixels: all.len() as u64,
-        };
-        for v in all {
-            match levels.values.last() {
-                Some(&last) if last == v => *levels.counts.last_mut().expect("paired") += 1,
-                _ => {
-                    levels.values.push(v);
-                    levels.counts.push(1);
-                }
-            }
+        // Images hold few distinct values (at most 256 or 65,536): count them by their bits,
+        // then sort only the distinct ones. −0 and +0 are one value.
+        let mut counts: HashMap<u64, u64, BuildHasherDefault<BitsHasher>> = HashMap::default();
+        let mut pixels = 0u64;
+        for v in values {
+            *counts.entry((v + 0.0).to_bits()).or_insert(0) += 1;
+            pixels += 1;
         }
-        levels
+        let mut distinct: Vec<(f64, u64)> = counts
+            .into_iter()
+            .map(|(bits, n)| (f64::from_bits(bits), n))
+            .collect();
+        distinct.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+        let (values, counts) = distinct.into_iter().unzip();
+        Levels {
+            values,
+            counts,
+            pixels,
+        }
     }
 
     /// The distinct values, ascending.
