@@ -97,6 +97,19 @@ pub fn check_mass(m: &Mass, opts: &LoadOptions) -> TestCaseResult {
         "weights sum to {sum:.17}, allowed ±{tol:.1e}"
     );
     prop_assert!(m.raw_total() > 0.0, "raw total {}", m.raw_total());
+    // The pixel values `hist` reads: one per pixel, distinct and ascending, in [0, 1] for an
+    // image (a matrix's values are as given).
+    prop_assert_eq!(m.levels().is_some(), opts.levels);
+    if let Some(levels) = m.levels() {
+        prop_assert_eq!(levels.pixels(), (h * w) as u64);
+        prop_assert_eq!(levels.counts().iter().sum::<u64>(), (h * w) as u64);
+        let v = levels.values();
+        prop_assert!(
+            v.windows(2).all(|p| p[0] < p[1]),
+            "levels not ascending: {v:?}"
+        );
+        prop_assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0), "{v:?}");
+    }
     Ok(())
 }
 
@@ -120,11 +133,14 @@ fn options() -> impl Strategy<Value = LoadOptions> {
         any::<bool>(),
         1usize..=3,
         prop::sample::select(LIMITS.to_vec()),
+        any::<bool>(),
     )
-        .prop_map(|(invert, downscale, max_pixels)| LoadOptions {
+        .prop_map(|(invert, downscale, max_pixels, levels)| LoadOptions {
             invert,
             downscale,
             max_pixels,
+            levels,
+            ..LoadOptions::default()
         })
 }
 
@@ -526,6 +542,8 @@ fn fuzz_matrix_round_trip() {
             let opts = LoadOptions {
                 invert,
                 downscale,
+                // The reference keeps the pixel values, so the two are compared too.
+                levels: true,
                 ..LoadOptions::default()
             };
             let mut values = w.values();

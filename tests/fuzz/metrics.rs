@@ -39,6 +39,8 @@ fn tolerance(name: &str, v: f64) -> f64 {
     match name {
         "tv" | "kl" | "kl-eps" | "js" | "hellinger" | "blur-l2" => PIXEL_TOL,
         "emd-sqeuclidean" | "sliced-p2-uniform" | "sliced-p2-random" => transport_tol(v) + 1e-6,
+        // Raw values span up to 1e300: relative.
+        "hist" => 1e-12 * v.abs(),
         _ => transport_tol(v),
     }
 }
@@ -99,6 +101,7 @@ fn metrics(d: &Draw) -> Vec<Named> {
         named("js", MetricKind::Js, base.clone()),
         named("hellinger", MetricKind::Hellinger, base.clone()),
         named("blur-l2", MetricKind::BlurL2, base.clone()),
+        named("hist", MetricKind::Hist, base.clone()),
     ];
     for p in [1.0, 2.0] {
         for angles in [Angles::Uniform, Angles::Random] {
@@ -134,7 +137,10 @@ fn metrics(d: &Draw) -> Vec<Named> {
 }
 
 fn pixel_by_pixel(kind: MetricKind) -> bool {
-    !matches!(kind, MetricKind::Sliced | MetricKind::Emd)
+    !matches!(
+        kind,
+        MetricKind::Sliced | MetricKind::Emd | MetricKind::Hist
+    )
 }
 
 /// d(x, y) for every ordered pair of the three masses; `None` where the sizes do not allow it.
@@ -219,6 +225,11 @@ fn check(grids: &[Grid; 3], d: &Draw) -> TestCaseResult {
             "js" => std::f64::consts::LN_2,
             "blur-l2" => 2f64.sqrt(),
             "kl" | "kl-eps" => f64::INFINITY,
+            // The values' range: raw values, as a matrix's are taken as given.
+            "hist" => masses
+                .iter()
+                .flat_map(|m| m.levels().expect("kept").values().last().copied())
+                .fold(0.0, f64::max),
             "emd-cityblock" => diameter(&masses, Ground::Cityblock),
             _ => diameter(&masses, Ground::Euclidean),
         };
