@@ -128,14 +128,22 @@ pub fn load(source: &Source, opts: &LoadOptions) -> Result<Mass> {
 /// Any [`Error`] of reading, decoding or the pixel limit.
 pub fn load_mask(source: &Source, max_pixels: u64) -> Result<Mask> {
     let (bytes, ext) = read_source(source)?;
-    let name = source.name();
+    mask_from_bytes(&bytes, &source.name(), &ext, max_pixels)
+}
+
+/// Decodes a mask already in memory, as [`load_mask`] reads one from a file; `ext` is as for
+/// [`load_bytes`], and `name` labels the mask in messages.
+///
+/// # Errors
+/// Any [`Error`] of decoding or the pixel limit.
+pub fn mask_from_bytes(bytes: &[u8], name: &str, ext: &str, max_pixels: u64) -> Result<Mask> {
     let opts = LoadOptions {
         max_pixels,
         ..LoadOptions::default()
     };
     Ok(Mask::from_values(
-        &decode_values(&bytes, &name, &ext, &opts)?,
-        &name,
+        &decode_values(bytes, name, ext, &opts)?,
+        name,
     ))
 }
 
@@ -445,6 +453,23 @@ mod tests {
         assert!(matches!(
             from_values(Array2::zeros((2, 2)), "m", &opts()),
             Err(Error::ZeroMass { .. })
+        ));
+    }
+
+    #[test]
+    fn masks_in_memory_decode_as_mask_files_do() {
+        let mask = mask_from_bytes(b"0,1\n2,0\n", "m", "csv", DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(mask.name(), "m");
+        assert_eq!(
+            mask.ignore(),
+            &ndarray::array![[false, true], [true, false]]
+        );
+        let img = image::GrayImage::from_raw(2, 1, vec![0, 7]).unwrap();
+        let from_png = mask_from_bytes(&png(DynamicImage::ImageLuma8(img)), "p", "", 99).unwrap();
+        assert_eq!(from_png.ignore(), &ndarray::array![[false, true]]);
+        assert!(matches!(
+            mask_from_bytes(b"0,1\n2,0\n", "m", "csv", 3),
+            Err(Error::TooLarge { pixels: 4, .. })
         ));
     }
 
