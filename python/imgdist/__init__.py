@@ -1,9 +1,10 @@
 """imgdist: how different are two images, seen as distributions of light over their pixels.
 
 Exact earth mover's distance (``emd``), sliced Wasserstein (``sliced``), total variation
-(``tv``), KL / JS / Hellinger and Gaussian-blurred L2 between two images, computed by the
-imgdist Rust library with the GIL released. Every function takes a path, the bytes of an image
-file, a 2-D NumPy array of any real dtype, or a ``PIL.Image.Image``::
+(``tv``), KL / JS / Hellinger, Gaussian-blurred L2 and the grey-level histogram EMD (``hist``)
+between two images, computed by the imgdist Rust library with the GIL released. Every function
+takes a path, the bytes of an image file, a 2-D NumPy array of any real dtype, or a
+``PIL.Image.Image``; ``mask=`` (any of those, nonzero = ignore) leaves pixels out::
 
     >>> import imgdist
     >>> imgdist.emd("a.png", "b.png")            # doctest: +SKIP
@@ -24,6 +25,7 @@ from ._imgdist import (
     compare,
     emd,
     hellinger,
+    hist,
     js,
     kl,
     load,
@@ -46,6 +48,7 @@ __all__ = [
     "compare",
     "emd",
     "hellinger",
+    "hist",
     "js",
     "kl",
     "load",

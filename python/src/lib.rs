@@ -16,7 +16,7 @@ use imgdist::metric::emd::{Level, Round, Sparse};
 use imgdist::metric::{
     Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress, SlicedParams,
 };
-use imgdist::{Error, Mass, Settings};
+use imgdist::{Error, Mask, Mass, Settings};
 use ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
@@ -70,6 +70,111 @@ impl Input {
             Input::Bytes(bytes, name) => Ok(loader::load_bytes(&bytes, &name, "", opts)?),
             Input::Values(values, name) => Ok(loader::from_values(values, &name, opts)?),
         }
+    }
+
+    /// The mask this input is, read as the command line reads `--mask`: nonzero = ignore.
+    fn load_mask(self, max_pixels: u64) -> Result<Mask, PyFailure> {
+        match self {
+            Input::Path(path) => loader::load_mask(&Source::Path(path.clone()), max_pixels)
+                .map_err(|error| {
+                    let directory = matches!(error, Error::Decode { .. }) && path.is_dir();
+                    PyFailure {
+                        error,
+                        context: None,
+                        directory,
+                    }
+                }),
+            Input::Bytes(bytes, name) => {
+                Ok(loader::mask_from_bytes(&bytes, &name, "", max_pixels)?)
+            }
+            Input::Values(values, name) => Ok(Mask::from_values(&values, &name)),
+        }
+    }
+}
+
+/// Reads a mask, if one is given.
+fn read_mask(mask: Option<Input>, max_pixels: u64) -> Result<Option<Arc<Mask>>, PyFailure> {
+    Ok(mask
+        .map(|m| m.load_mask(max_pixels))
+        .transpose()?
+        .map(Arc::new))
+}
+
+/// The masks of a pair as given: `mask` for both inputs, or `mask_a` / `mask_b` for each.
+struct Masks {
+    /// `mask`, read once and shared by both inputs.
+    shared: Option<Input>,
+    /// `mask_a` and `mask_b`.
+    sides: [Option<Input>; 2],
+}
+
+impl Masks {
+    /// Converts the three keywords; `mask` with `mask_a` or `mask_b` is an error, as the
+    /// command line's `--mask` with `--mask-a` or `--mask-b` is.
+    fn new(
+        mask: Option<&Bound<'_, PyAny>>,
+        mask_a: Option<&Bound<'_, PyAny>>,
+        mask_b: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Masks> {
+        let side = [("mask_a", mask_a), ("mask_b", mask_b)]
+            .into_iter()
+            .find_map(|(name, m)| m.map(|_| name));
+        if let (Some(_), Some(side)) = (mask, side) {
+            return Err(PyValueError::new_err(format!(
+                "mask cannot be used with {side}: give mask for both inputs, or \
+                 mask_a / mask_b for each"
+            )));
+        }
+        Ok(Masks {
+            shared: mask.map(|m| input(m, "mask")).transpose()?,
+            sides: [
+                mask_a.map(|m| input(m, "mask_a")).transpose()?,
+                mask_b.map(|m| input(m, "mask_b")).transpose()?,
+            ],
+        })
+    }
+
+    /// Reads the masks: those of A and B.
+    fn load(self, max_pixels: u64) -> Result<[Option<Arc<Mask>>; 2], PyFailure> {
+        let read = |m| read_mask(m, max_pixels);
+        let shared = read(self.shared)?;
+        let [a, b] = self.sides;
+        Ok([
+            read(a)?.or_else(|| shared.clone()),
+            read(b)?.or_else(|| shared.clone()),
+        ])
+    }
+}
+
+/// The two inputs of a function that compares a pair, with their masks.
+struct Pair {
+    inputs: [Input; 2],
+    masks: Masks,
+}
+
+impl Pair {
+    fn new(
+        a: &Bound<'_, PyAny>,
+        b: &Bound<'_, PyAny>,
+        mask: Option<&Bound<'_, PyAny>>,
+        mask_a: Option<&Bound<'_, PyAny>>,
+        mask_b: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Pair> {
+        Ok(Pair {
+            inputs: [input(a, "a")?, input(b, "b")?],
+            masks: Masks::new(mask, mask_a, mask_b)?,
+        })
+    }
+
+    /// The two masses, each input with its mask.
+    fn load(self, opts: &LoadOptions) -> Result<[Mass; 2], PyFailure> {
+        let [mask_a, mask_b] = self.masks.load(opts.max_pixels)?;
+        let [a, b] = self.inputs;
+        let with = |mask| LoadOptions {
+            mask,
+            ..opts.clone()
+        };
+        Ok([a.load(&with(mask_a))?, b.load(&with(mask_b))?])
     }
 }
 
@@ -444,8 +549,13 @@ impl PyFailure {
     }
 }
 
-/// How inputs load: the options every function takes.
-fn load_options(invert: bool, downscale: i64, max_pixels: i64) -> PyResult<LoadOptions> {
+/// How inputs load for `metrics`: the options every function takes.
+fn load_options(
+    metrics: &[MetricKind],
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+) -> PyResult<LoadOptions> {
     if max_pixels < 0 {
         return Err(PyValueError::new_err(
             "invalid --max-pixels: must not be negative",
@@ -456,6 +566,10 @@ fn load_options(invert: bool, downscale: i64, max_pixels: i64) -> PyResult<LoadO
         // 0 and below: the library's own message ("must be at least 1").
         downscale: usize::try_from(downscale.max(0)).unwrap_or(usize::MAX),
         max_pixels: max_pixels as u64,
+        // The masks are each input's, set when it loads.
+        mask: None,
+        // `hist` compares the pixel values, which the masses keep only when asked.
+        levels: metrics.contains(&MetricKind::Hist),
     };
     opts.validate().map_err(|e| to_py(&e))?;
     Ok(opts)
@@ -520,51 +634,65 @@ fn measure(
     py: Python<'_>,
     kind: MetricKind,
     params: Params,
-    inputs: [Input; 2],
+    pair: Pair,
     opts: LoadOptions,
     jobs: Option<i64>,
 ) -> PyResult<(Measurement, [Mass; 2])> {
     let metric = kind.build(&params).map_err(|e| to_py(&e))?;
     detached(py, jobs, long_running(&[kind]), move |interrupt| {
-        let [a, b] = inputs;
-        let (a, b) = (a.load(&opts)?, b.load(&opts)?);
+        let [a, b] = pair.load(&opts)?;
         let m = metric.compute_observed(&a, &b, interrupt)?;
         Ok((m, [a, b]))
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn value(
-    py: Python<'_>,
-    kind: MetricKind,
-    params: Params,
-    a: &Bound<'_, PyAny>,
-    b: &Bound<'_, PyAny>,
+/// What every two-input function takes besides its metric's parameters, as given.
+struct PairArgs<'a, 'py> {
+    a: &'a Bound<'py, PyAny>,
+    b: &'a Bound<'py, PyAny>,
+    mask: Option<&'a Bound<'py, PyAny>>,
+    mask_a: Option<&'a Bound<'py, PyAny>>,
+    mask_b: Option<&'a Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
-    jobs: Option<i64>,
-) -> PyResult<f64> {
-    let opts = load_options(invert, downscale, max_pixels)?;
-    let inputs = [input(a, "a")?, input(b, "b")?];
-    Ok(measure(py, kind, params, inputs, opts, jobs)?.0.value)
+}
+
+impl PairArgs<'_, '_> {
+    /// One metric on the pair.
+    fn measure(
+        self,
+        kind: MetricKind,
+        params: Params,
+        jobs: Option<i64>,
+    ) -> PyResult<(Measurement, [Mass; 2])> {
+        let opts = load_options(&[kind], self.invert, self.downscale, self.max_pixels)?;
+        let pair = Pair::new(self.a, self.b, self.mask, self.mask_a, self.mask_b)?;
+        measure(self.a.py(), kind, params, pair, opts, jobs)
+    }
 }
 
 /// The mass of one input as a 2-D float64 array that sums to 1, read as the command line reads
-/// it (an image's light, or a matrix's values), after the `downscale` block sum.
+/// it (an image's light, or a matrix's values), after the `downscale` block sum; the cells
+/// `mask` ignores (nonzero) hold no mass.
 #[pyfunction]
-#[pyo3(signature = (input, *, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (input, *, mask=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 fn load<'py>(
     py: Python<'py>,
     input: &Bound<'py, PyAny>,
+    mask: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let opts = load_options(invert, downscale, max_pixels)?;
+    let opts = load_options(&[], invert, downscale, max_pixels)?;
     let input = self::input(input, "input")?;
-    let mass = detached(py, jobs, Watch::Never, move |_| input.load(&opts))?;
+    let mask = mask.map(|m| self::input(m, "mask")).transpose()?;
+    let mass = detached(py, jobs, Watch::Never, move |_| {
+        let mask = read_mask(mask, opts.max_pixels)?;
+        input.load(&LoadOptions { mask, ..opts })
+    })?;
     Ok(mass.weights().clone().into_pyarray(py))
 }
 
@@ -572,18 +700,21 @@ macro_rules! pixel_metric {
     ($(#[$doc:meta])* $name:ident, $kind:expr) => {
         $(#[$doc])*
         #[pyfunction]
-        #[pyo3(signature = (a, b, *, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+        #[pyo3(signature = (a, b, *, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
         #[allow(clippy::too_many_arguments)]
-        fn $name(
-            py: Python<'_>,
-            a: &Bound<'_, PyAny>,
-            b: &Bound<'_, PyAny>,
+        fn $name<'py>(
+            a: &Bound<'py, PyAny>,
+            b: &Bound<'py, PyAny>,
+            mask: Option<&Bound<'py, PyAny>>,
+            mask_a: Option<&Bound<'py, PyAny>>,
+            mask_b: Option<&Bound<'py, PyAny>>,
             invert: bool,
             downscale: i64,
             max_pixels: i64,
             jobs: Option<i64>,
         ) -> PyResult<f64> {
-            value(py, $kind, Params::default(), a, b, invert, downscale, max_pixels, jobs)
+            let args = PairArgs { a, b, mask, mask_a, mask_b, invert, downscale, max_pixels };
+            Ok(args.measure($kind, Params::default(), jobs)?.0.value)
         }
     };
 }
@@ -603,26 +734,36 @@ pixel_metric!(
     hellinger,
     MetricKind::Hellinger
 );
+pixel_metric!(
+    /// W₁ between the two inputs' distributions of pixel values (each pixel one unit of weight),
+    /// in units of the full scale: values on the [0, 1] scale of an image's format, an array's
+    /// values as given. Any two sizes; where the pixels are does not matter.
+    hist,
+    MetricKind::Hist
+);
 
 /// A pixel-by-pixel metric with one parameter, a field of [`Params`] named as the keyword.
 macro_rules! pixel_metric_with {
     ($(#[$doc:meta])* $name:ident, $kind:expr, $param:ident = $default:tt) => {
         $(#[$doc])*
         #[pyfunction]
-        #[pyo3(signature = (a, b, *, $param=$default, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+        #[pyo3(signature = (a, b, *, $param=$default, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
         #[allow(clippy::too_many_arguments)]
-        fn $name(
-            py: Python<'_>,
-            a: &Bound<'_, PyAny>,
-            b: &Bound<'_, PyAny>,
+        fn $name<'py>(
+            a: &Bound<'py, PyAny>,
+            b: &Bound<'py, PyAny>,
             $param: f64,
+            mask: Option<&Bound<'py, PyAny>>,
+            mask_a: Option<&Bound<'py, PyAny>>,
+            mask_b: Option<&Bound<'py, PyAny>>,
             invert: bool,
             downscale: i64,
             max_pixels: i64,
             jobs: Option<i64>,
         ) -> PyResult<f64> {
             let params = Params { $param, ..Params::default() };
-            value(py, $kind, params, a, b, invert, downscale, max_pixels, jobs)
+            let args = PairArgs { a, b, mask, mask_a, mask_b, invert, downscale, max_pixels };
+            Ok(args.measure($kind, params, jobs)?.0.value)
         }
     };
 }
@@ -646,7 +787,7 @@ pixel_metric_with!(
 /// (`angles`: "uniform" or "random"), in pixels. With `return_profile=True`, also a dict with
 /// the directions' `angles`, the distance along each (`per_direction`) and the `std_error`.
 #[pyfunction]
-#[pyo3(signature = (a, b, *, proj=200, seed=0, p=1.0, angles="uniform", return_profile=false, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (a, b, *, proj=200, seed=0, p=1.0, angles="uniform", return_profile=false, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn sliced<'py>(
     py: Python<'py>,
@@ -657,6 +798,9 @@ fn sliced<'py>(
     p: f64,
     angles: &str,
     return_profile: bool,
+    mask: Option<&Bound<'py, PyAny>>,
+    mask_a: Option<&Bound<'py, PyAny>>,
+    mask_b: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
@@ -666,9 +810,17 @@ fn sliced<'py>(
         sliced: sliced_params(proj, seed, p, angles)?,
         ..Params::default()
     };
-    let opts = load_options(invert, downscale, max_pixels)?;
-    let inputs = [input(a, "a")?, input(b, "b")?];
-    let (m, _) = measure(py, MetricKind::Sliced, params, inputs, opts, jobs)?;
+    let args = PairArgs {
+        a,
+        b,
+        mask,
+        mask_a,
+        mask_b,
+        invert,
+        downscale,
+        max_pixels,
+    };
+    let (m, _) = args.measure(MetricKind::Sliced, params, jobs)?;
     let value = m.value.into_pyobject(py)?.into_any();
     if !return_profile {
         return Ok(value);
@@ -743,7 +895,7 @@ impl GridPlan {
 /// mass), the plan's `cost` (squared pixels for sqeuclidean), and the certificate's
 /// `max_violation` and `gap`.
 #[pyfunction]
-#[pyo3(signature = (a, b, *, ground="euclidean", return_plan=false, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (a, b, *, ground="euclidean", return_plan=false, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn emd<'py>(
     py: Python<'py>,
@@ -751,6 +903,9 @@ fn emd<'py>(
     b: &Bound<'py, PyAny>,
     ground: &str,
     return_plan: bool,
+    mask: Option<&Bound<'py, PyAny>>,
+    mask_a: Option<&Bound<'py, PyAny>>,
+    mask_b: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
@@ -765,9 +920,17 @@ fn emd<'py>(
         },
         ..Params::default()
     };
-    let opts = load_options(invert, downscale, max_pixels)?;
-    let inputs = [input(a, "a")?, input(b, "b")?];
-    let (m, [a, b]) = measure(py, MetricKind::Emd, params, inputs, opts, jobs)?;
+    let args = PairArgs {
+        a,
+        b,
+        mask,
+        mask_a,
+        mask_b,
+        invert,
+        downscale,
+        max_pixels,
+    };
+    let (m, [a, b]) = args.measure(MetricKind::Emd, params, jobs)?;
     let value = m.value.into_pyobject(py)?.into_any();
     if !return_plan {
         return Ok(value);
@@ -811,9 +974,10 @@ fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
 /// Computes several metrics on one pair and returns the command line's JSON report as a dict:
 /// `version`, `inputs`, `options`, `metrics` (name → value, finite, params, details, pass) and
 /// `pass`. `max` maps metric names to thresholds (the report's `pass`); `names` label the
-/// inputs (default: the paths, or "a" and "b").
+/// inputs (default: the paths, or "a" and "b"). An input loaded with a mask has `mask`
+/// (`path`, `ignored`) in `inputs`, and `options` names a mask the two inputs share.
 #[pyfunction]
-#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -829,6 +993,9 @@ fn compare<'py>(
     ground: &str,
     max: Option<&Bound<'py, PyDict>>,
     names: Option<(String, String)>,
+    mask: Option<&Bound<'py, PyAny>>,
+    mask_a: Option<&Bound<'py, PyAny>>,
+    mask_b: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
@@ -849,17 +1016,18 @@ fn compare<'py>(
     let named = metrics.map(metric_list).transpose()?;
     let metrics = Settings::metrics_for(named, &maxima).map_err(|e| to_py(&e))?;
     let settings = Settings {
+        load: load_options(&metrics, invert, downscale, max_pixels)?,
         metrics,
         maxima,
-        load: load_options(invert, downscale, max_pixels)?,
         params,
     };
     settings.validate().map_err(|e| to_py(&e))?;
-    let (a, b) = (input(a, "a")?, input(b, "b")?);
+    let pair = Pair::new(a, b, mask, mask_a, mask_b)?;
+    let [a, b] = &pair.inputs;
     let names = names.unwrap_or_else(|| (a.name(), b.name()));
     let watch = long_running(&settings.metrics);
     let json = detached(py, jobs, watch, move |interrupt| {
-        let (ma, mb) = (a.load(&settings.load)?, b.load(&settings.load)?);
+        let [ma, mb] = pair.load(&settings.load)?;
         let names = [names.0.as_str(), names.1.as_str()];
         let report = settings.report_observed(&settings.params, names, &ma, &mb, interrupt)?;
         Ok(serde_json::to_string(&report.to_json()).expect("a report serializes"))
@@ -870,9 +1038,9 @@ fn compare<'py>(
 /// The square matrix of one metric between every two inputs, computed in parallel: entry
 /// `[i, j]` for `i < j` is the metric of `(inputs[i], inputs[j])` with the same parameters (and
 /// the same seed for every pair), mirrored to `[j, i]` (`kl` is computed both ways); 0 on the
-/// diagonal. Each input loads once.
+/// diagonal. Each input loads once; `mask` applies to every input.
 #[pyfunction]
-#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", mask=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn pairwise<'py>(
     py: Python<'py>,
@@ -885,6 +1053,7 @@ fn pairwise<'py>(
     p: f64,
     angles: &str,
     ground: &str,
+    mask: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
@@ -893,7 +1062,8 @@ fn pairwise<'py>(
     let params = all_params(eps, sigma, proj, seed, p, angles, ground)?;
     let kind = metric.parse::<MetricKind>().map_err(|e| to_py(&e))?;
     let built = kind.build(&params).map_err(|e| to_py(&e))?;
-    let opts = load_options(invert, downscale, max_pixels)?;
+    let mut opts = load_options(&[kind], invert, downscale, max_pixels)?;
+    let mask = mask.map(|m| input(m, "mask")).transpose()?;
     let converted = inputs
         .try_iter()
         .map_err(|_| PyTypeError::new_err("inputs: expected a sequence of inputs"))?
@@ -907,6 +1077,7 @@ fn pairwise<'py>(
         .filter(|&(i, j)| if symmetric { i < j } else { i != j })
         .collect();
     let values = detached(py, jobs, Watch::Always, move |interrupt| {
+        opts.mask = read_mask(mask, opts.max_pixels)?;
         let masses = converted
             .into_par_iter()
             .map(|input| input.load(&opts))
@@ -955,6 +1126,7 @@ fn _imgdist(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(js, m)?)?;
     m.add_function(wrap_pyfunction!(hellinger, m)?)?;
     m.add_function(wrap_pyfunction!(blur_l2, m)?)?;
+    m.add_function(wrap_pyfunction!(hist, m)?)?;
     m.add_function(wrap_pyfunction!(sliced, m)?)?;
     m.add_function(wrap_pyfunction!(emd, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;

@@ -45,6 +45,7 @@ CLI_METRIC = {
     "js": "js",
     "hellinger": "hellinger",
     "blur_l2": "blur-l2",
+    "hist": "hist",
     "sliced": "sliced",
     "emd": "emd",
 }
@@ -56,6 +57,7 @@ METRIC_PARAMS = {
     "js": set(),
     "hellinger": set(),
     "blur_l2": {"sigma"},
+    "hist": set(),
     "sliced": {"proj", "seed", "p", "angles"},
     "emd": {"ground"},
 }

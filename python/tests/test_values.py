@@ -31,7 +31,7 @@ SAME_SIZE = [
     ("astronaut_rgba_64.png", "camera_64.png"),
     ("data32_1001.csv", "data32_1002.csv"),
 ]
-# Pairs of different grids (only the metrics with locations apply).
+# Pairs of different grids (only the metrics with locations, and hist, apply).
 OTHER_SIZE = [("camera_32.png", "camera_64.png"), ("text_32.png", "astronaut_rgba_64.png")]
 
 # Parameter sets per metric: the defaults, then non-default values of each parameter.
@@ -41,6 +41,7 @@ VARIANTS = {
     "js": [{}],
     "hellinger": [{}],
     "blur_l2": [{}, {"sigma": 0.5}, {"sigma": 7.25}, {"sigma": 0.0}],
+    "hist": [{}],
     "sliced": [
         {},
         {"proj": 37, "seed": 12345, "p": 2.0, "angles": "random"},
@@ -59,7 +60,7 @@ def _value_cases():
             for loader in LOADER
             for base in (VARIANTS[metric] if metric == "emd" else [{}])
         ]
-        pairs = SAME_SIZE + (OTHER_SIZE if metric in ("sliced", "emd") else [])
+        pairs = SAME_SIZE + (OTHER_SIZE if metric in ("hist", "sliced", "emd") else [])
         for a, b in pairs:
             for params in variants:
                 label = ",".join(f"{k}={v}" for k, v in params.items()) or "defaults"

@@ -33,3 +33,13 @@ def matrix(paths: list[Path]) -> npt.NDArray[np.float64]:
     mass: npt.NDArray[np.float64] = imgdist.load(paths[0], invert=True, downscale=2)
     seed: int = imgdist.pair_seed(0, f"{paths[0]}|{paths[1]}")
     return imgdist.pairwise([mass, *paths[1:]], "sliced", seed=seed, jobs=2)
+
+
+def masked(a: Path, b: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]) -> float:
+    grey: float = imgdist.hist(a, b, mask=mask, jobs=1)
+    one_side: float = imgdist.tv(a, b, mask_a=Path("mask.png"), mask_b=b"")
+    report = imgdist.compare(a, b, ["hist", "emd"], mask="mask.png")
+    ignored: int = report["inputs"]["a"]["mask"]["ignored"]
+    mass: npt.NDArray[np.float64] = imgdist.load(a, mask=mask)
+    matrix = imgdist.pairwise([a, b], "hist", mask=mask)
+    return grey + one_side + ignored + float(mass.sum() + matrix.sum())
