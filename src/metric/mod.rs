@@ -26,6 +26,7 @@ pub mod blur_l2;
 pub mod divergence;
 pub mod emd;
 pub mod limits;
+pub mod sinkhorn;
 pub mod sliced;
 pub mod tv;
 
@@ -124,6 +125,8 @@ pub enum MetricParams {
     Sliced(SlicedParams),
     /// `emd`: `{"ground": …}`.
     Emd(emd::EmdParams),
+    /// `sinkhorn`: `{"blur": …, "eps": …, "debias": …, "tol": …}`.
+    Sinkhorn(sinkhorn::SinkhornParams),
 }
 
 /// Further facts about a computation, typed per metric; serialized as the JSON report's
@@ -138,6 +141,8 @@ pub enum Details {
     Sliced(sliced::SlicedDetails),
     /// `emd`: solver statistics and the certificate.
     Emd(emd::EmdDetails),
+    /// `sinkhorn`: `ε`, the three transport values, iterations and the marginal error.
+    Sinkhorn(sinkhorn::SinkhornDetails),
 }
 
 /// What a metric found on its way to the value, kept for pictures and further analysis.
@@ -172,6 +177,8 @@ pub enum MetricKind {
     Sliced,
     /// Exact earth mover's (Wasserstein) distance with locations.
     Emd,
+    /// Sinkhorn divergence: entropic transport with squared euclidean cost, debiased.
+    Sinkhorn,
 }
 
 impl MetricKind {
@@ -184,6 +191,7 @@ impl MetricKind {
         MetricKind::BlurL2,
         MetricKind::Sliced,
         MetricKind::Emd,
+        MetricKind::Sinkhorn,
     ];
 
     /// The metrics computed when none are named.
@@ -199,6 +207,7 @@ impl MetricKind {
             MetricKind::BlurL2 => "blur-l2",
             MetricKind::Sliced => "sliced",
             MetricKind::Emd => "emd",
+            MetricKind::Sinkhorn => "sinkhorn",
         }
     }
 
@@ -210,7 +219,7 @@ impl MetricKind {
             MetricKind::Kl | MetricKind::Js => "nats",
             MetricKind::Hellinger => "",
             MetricKind::BlurL2 => "mass per cell",
-            MetricKind::Sliced | MetricKind::Emd => "pixels",
+            MetricKind::Sliced | MetricKind::Emd | MetricKind::Sinkhorn => "pixels",
         }
     }
 
@@ -227,6 +236,11 @@ impl MetricKind {
             MetricKind::BlurL2 => Box::new(blur_l2::BlurL2::new(params.sigma)?),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
             MetricKind::Emd => Box::new(emd::Emd::new(params.ground).with_plan(params.emd_plan)),
+            MetricKind::Sinkhorn => Box::new(sinkhorn::Sinkhorn::new(
+                params.blur,
+                params.debias,
+                params.tol,
+            )?),
         })
     }
 
@@ -288,6 +302,13 @@ pub struct Params {
     /// `emd`: whether to return an optimal plan and duals besides the value. Default:
     /// [`EmdPlan::None`].
     pub emd_plan: EmdPlan,
+    /// `sinkhorn`: the blur `√ε` in pixels, > 0. Default: 1 ([`sinkhorn::DEFAULT_BLUR`]).
+    pub blur: f64,
+    /// `sinkhorn`: whether to debias (`S_ε`) or report `√OT_ε`. Default: true.
+    pub debias: bool,
+    /// `sinkhorn`: tolerance on the L1 marginal error, in (0, 1). Default: 10⁻⁹
+    /// ([`sinkhorn::DEFAULT_TOL`]).
+    pub tol: f64,
 }
 
 impl Default for Params {
@@ -298,6 +319,9 @@ impl Default for Params {
             sliced: SlicedParams::default(),
             ground: Ground::Euclidean,
             emd_plan: EmdPlan::None,
+            blur: sinkhorn::DEFAULT_BLUR,
+            debias: true,
+            tol: sinkhorn::DEFAULT_TOL,
         }
     }
 }
@@ -316,6 +340,13 @@ impl Params {
             MetricKind::Sliced => MetricParams::Sliced(self.sliced.clone()),
             MetricKind::Emd => MetricParams::Emd(emd::EmdParams {
                 ground: self.ground,
+            }),
+            // Invalid parameters fail at build, before anything is reported.
+            MetricKind::Sinkhorn => MetricParams::Sinkhorn(sinkhorn::SinkhornParams {
+                blur: self.blur,
+                eps: self.blur * self.blur,
+                debias: self.debias,
+                tol: self.tol,
             }),
         }
     }
@@ -423,6 +454,9 @@ mod tests {
             },
             ground: Ground::Cityblock,
             emd_plan: EmdPlan::None,
+            blur: 0.75,
+            debias: false,
+            tol: 1e-7,
         };
         for &kind in MetricKind::ALL {
             let got = kind.build(&params).unwrap().compute(&a, &b).unwrap().params;
