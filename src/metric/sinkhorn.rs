@@ -110,7 +110,8 @@ pub struct SinkhornDetails {
     pub solve_seconds: f64,
 }
 
-/// Iterations of each problem.
+/// Iterations of each problem. Equal masses are solved once, as the symmetric problem, which
+/// counts for `ab`; `aa` and `bb` are then 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Iterations {
     /// `OT_ε(a, b)`.
@@ -184,11 +185,24 @@ impl Metric for Sinkhorn {
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
         let start = Instant::now();
         let p = &self.params;
-        let ab = ot_eps(a, b, p)?;
+        // Equal masses are one symmetric problem: solved once, it is all three, and S_ε is
+        // exactly 0.
+        let same = a.same_grid(b) && a.as_slice() == b.as_slice();
+        let ab = if same {
+            ot_eps_self(a, p)?
+        } else {
+            ot_eps(a, b, p)?
+        };
         let sharp_cost = solver::plan_cost(grid(a), grid(b), &ab.f, &ab.g, p.eps);
         let (divergence, aa, bb) = if p.debias {
-            let (aa, bb) = rayon::join(|| ot_eps_self(a, p), || ot_eps_self(b, p));
-            let (aa, bb) = (aa?, bb?);
+            let (aa, bb) = if same {
+                let mut solved = ab.clone();
+                solved.iterations = 0;
+                (solved.clone(), solved)
+            } else {
+                let (aa, bb) = rayon::join(|| ot_eps_self(a, p), || ot_eps_self(b, p));
+                (aa?, bb?)
+            };
             let s = ab.value - 0.5 * aa.value - 0.5 * bb.value;
             // Each value is within about tol·diameter² of its optimum (the dual gap is at most
             // the marginal error times the potentials' oscillation), plus rounding.
