@@ -37,7 +37,7 @@
 //! **Over-relaxation.** At the last stage both updates are over-relaxed,
 //! `g ← g + ω(T f − g)`, `f ← f + ω(T g − f)` (Thibault, Chizat, Dossal & Papadakis 2017), with
 //! `ω` raised from 1 towards the best value for the observed rate of convergence (Young's
-//! adaptive SOR). Every [`CHECK_EVERY`] iterations the marginal error of `f` and its exact
+//! adaptive SOR). Every 10 iterations the marginal error of `f` and its exact
 //! transform is measured; only a pair that passes that test is returned.
 //!
 //! **ε-scaling.** The iteration starts at `ε` equal to the squared diameter of the two grids and
