@@ -67,7 +67,7 @@ struct Args {
 #[derive(Debug, clap::Args)]
 struct MetricArgs {
     /// Metrics to compute, comma-separated, or `all`: tv, kl, js, hellinger, blur-l2, hist, sliced,
-    /// emd.
+    /// emd, sinkhorn.
     /// Default: sliced (or the metrics named by --max).
     #[arg(short, long, value_name = "M[,M...]")]
     metric: Option<String>,
@@ -108,6 +108,17 @@ struct MetricArgs {
     /// emd: ground cost between cell positions: euclidean, sqeuclidean (reports W2) or cityblock.
     #[arg(long, value_name = "COST", default_value = "euclidean")]
     ground: String,
+    /// sinkhorn: blur B in pixels (ε = B², GeomLoss's convention); smaller is closer to W2
+    /// and slower.
+    #[arg(long, value_name = "B", default_value_t = 1.0)]
+    blur: f64,
+    /// sinkhorn: subtract the self-transport terms, S = OT(a,b) − ½OT(a,a) − ½OT(b,b)
+    /// (true), or report √OT(a,b) (false).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    debias: bool,
+    /// sinkhorn: stop when the L1 error of the plan's marginals is at most T, in (0, 1).
+    #[arg(long, value_name = "T", default_value_t = 1e-9)]
+    tol: f64,
     /// emd: write the optimal duals as CSV (side,row,col,potential) to FILE.
     #[arg(long, value_name = "FILE")]
     dump_duals: Option<std::path::PathBuf>,
@@ -249,6 +260,9 @@ impl MetricArgs {
                 } else {
                     EmdPlan::None
                 },
+                blur: self.blur,
+                debias: self.debias,
+                tol: self.tol,
             },
         })
     }

@@ -253,6 +253,7 @@ pub(crate) mod tests {
     use crate::metric::blur_l2::BlurL2Params;
     use crate::metric::divergence::KlParams;
     use crate::metric::emd::{Algorithm, CertificateDetails, EmdDetails, EmdParams, Ground};
+    use crate::metric::sinkhorn::{Iterations, SinkhornDetails, SinkhornParams};
     use crate::metric::sliced::SlicedDetails;
     use crate::metric::{Angles, Details, Empty, Extras, MetricParams, SlicedParams};
     use serde_json::{Map, json};
@@ -304,6 +305,12 @@ pub(crate) mod tests {
                 "angles": s.angles.as_str(),
             }),
             MetricParams::Emd(e) => json!({"ground": e.ground.as_str()}),
+            MetricParams::Sinkhorn(s) => json!({
+                "blur": s.blur,
+                "eps": s.eps,
+                "debias": s.debias,
+                "tol": s.tol,
+            }),
         }
     }
 
@@ -331,6 +338,24 @@ pub(crate) mod tests {
                     }),
                 );
                 obj.insert("solve_seconds".into(), json!(e.solve_seconds));
+                Value::Object(obj)
+            }
+            Details::Sinkhorn(s) => {
+                let mut obj = Map::new();
+                obj.insert("eps".into(), json!(s.eps));
+                obj.insert("divergence".into(), json!(s.divergence));
+                obj.insert("ot_ab".into(), json!(s.ot_ab));
+                obj.insert("ot_aa".into(), json!(s.ot_aa));
+                obj.insert("ot_bb".into(), json!(s.ot_bb));
+                obj.insert("sharp_cost".into(), json!(s.sharp_cost));
+                obj.insert("iterations".into(), json!(s.iterations));
+                let i = &s.iterations_per_problem;
+                obj.insert(
+                    "iterations_per_problem".into(),
+                    json!({"ab": i.ab, "aa": i.aa, "bb": i.bb}),
+                );
+                obj.insert("marginal_error".into(), json!(s.marginal_error));
+                obj.insert("solve_seconds".into(), json!(s.solve_seconds));
                 Value::Object(obj)
             }
         }
@@ -487,6 +512,60 @@ pub(crate) mod tests {
                         pricing: "distance-transform",
                     },
                     solve_seconds: 1e-5,
+                }),
+                None,
+            ),
+            m(
+                MetricKind::Sinkhorn,
+                3.8236444755842,
+                MetricParams::Sinkhorn(SinkhornParams {
+                    blur: 1.0,
+                    eps: 1.0,
+                    debias: true,
+                    tol: 1e-9,
+                }),
+                Details::Sinkhorn(SinkhornDetails {
+                    eps: 1.0,
+                    divergence: 14.620257075666114,
+                    ot_ab: 20.314629817470607,
+                    ot_aa: Some(5.65392559424633),
+                    ot_bb: Some(5.734819889362654),
+                    sharp_cost: 15.589025995846681,
+                    iterations: 4173,
+                    iterations_per_problem: Iterations {
+                        ab: 4109,
+                        aa: Some(32),
+                        bb: Some(32),
+                    },
+                    marginal_error: 9.98e-10,
+                    solve_seconds: 5.4,
+                }),
+                Some(4.0),
+            ),
+            m(
+                MetricKind::Sinkhorn,
+                4.5,
+                MetricParams::Sinkhorn(SinkhornParams {
+                    blur: 0.5,
+                    eps: 0.25,
+                    debias: false,
+                    tol: 1e-6,
+                }),
+                Details::Sinkhorn(SinkhornDetails {
+                    eps: 0.25,
+                    divergence: 20.25,
+                    ot_ab: 20.25,
+                    ot_aa: None,
+                    ot_bb: None,
+                    sharp_cost: 20.0,
+                    iterations: 17,
+                    iterations_per_problem: Iterations {
+                        ab: 17,
+                        aa: None,
+                        bb: None,
+                    },
+                    marginal_error: 1e-7,
+                    solve_seconds: 0.5,
                 }),
                 None,
             ),

@@ -660,6 +660,19 @@ fn json_report_is_pinned_byte_for_byte() {
         r#""pricing":"all-pairs"},"#,
     );
     assert_eq!(head, want_head);
+    let (middle, rest) = tail
+        .split_once(r#""solve_seconds":"#)
+        .expect("sinkhorn's time");
+    let tail = rest.trim_start_matches(|c: char| c.is_ascii_digit() || ".e-".contains(c));
+    let want_middle = concat!(
+        r#"},"pass":true},"sinkhorn":{"value":3.605551275463989,"finite":true,"#,
+        r#""params":{"blur":1.0,"eps":1.0,"debias":true,"tol":1e-9},"details":{"eps":1.0,"#,
+        r#""divergence":13.0,"ot_ab":13.0,"ot_aa":0.0,"ot_bb":0.0,"#,
+        r#""sharp_cost":13.000000000000018,"iterations":20,"#,
+        r#""iterations_per_problem":{"ab":6,"aa":7,"bb":7},"#,
+        r#""marginal_error":6.800116025829086e-16,"#,
+    );
+    assert_eq!(middle, want_middle);
     assert_eq!(tail, "},\"pass\":true}},\"pass\":false}\n");
 }
 
@@ -753,4 +766,151 @@ fn limits_refuse_before_the_work_and_name_the_option() {
         ],
         "exact cityblock EMD on a grid of 45500000 cells needs about 9.1 GB, above the limit of 8 GB (42949672 cells); use --downscale K (e.g. --downscale 2)",
     );
+}
+
+#[test]
+fn sinkhorn_json_params_and_details_are_pinned() {
+    // Two Dirac masses 13 pixels² apart: the only plan is δ ⊗ δ, so OT_ε = 13 for every ε and
+    // OT_ε(δ, δ) = 0.
+    let j = json_of(&["dot_at_1_2.png", "dot_at_3_5.png", "-m", "sinkhorn"]);
+    let s = &j["metrics"]["sinkhorn"];
+    let v = s["value"].as_f64().unwrap();
+    assert!((v - 13f64.sqrt()).abs() < 1e-12, "{v}");
+    assert_eq!(
+        s["params"],
+        serde_json::json!({"blur": 1.0, "eps": 1.0, "debias": true, "tol": 1e-9})
+    );
+    let d = &s["details"];
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "eps",
+            "divergence",
+            "ot_ab",
+            "ot_aa",
+            "ot_bb",
+            "sharp_cost",
+            "iterations",
+            "iterations_per_problem",
+            "marginal_error",
+            "solve_seconds"
+        ]
+    );
+    let per: Vec<&str> = d["iterations_per_problem"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(per, ["ab", "aa", "bb"]);
+    assert!(
+        (d["sharp_cost"].as_f64().unwrap() - 13.0).abs() < 1e-9,
+        "{d}"
+    );
+    assert!(d["marginal_error"].as_f64().unwrap() <= 1e-9, "{d}");
+}
+
+#[test]
+fn sinkhorn_blur_and_debias_options() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["camera_32.png", "coins_32.png", "-m", "sinkhorn"];
+        args.extend_from_slice(extra);
+        let j = json_of(&args);
+        j["metrics"]["sinkhorn"].clone()
+    };
+    let debiased = run(&["--blur", "2"]);
+    assert_eq!(debiased["params"]["eps"], 4.0);
+    let biased = run(&["--blur", "2", "--debias", "false", "--tol", "1e-8"]);
+    assert_eq!(
+        biased["params"],
+        serde_json::json!({"blur": 2.0, "eps": 4.0, "debias": false, "tol": 1e-8})
+    );
+    let d = &biased["details"];
+    assert!(d["ot_aa"].is_null() && d["ot_bb"].is_null(), "{d}");
+    assert!(d["iterations_per_problem"]["aa"].is_null(), "{d}");
+    let (vb, vd) = (
+        biased["value"].as_f64().unwrap(),
+        debiased["value"].as_f64().unwrap(),
+    );
+    // Without debiasing the value is √OT_ε(a, b), larger by the self-transport terms.
+    let ot_ab = d["ot_ab"].as_f64().unwrap();
+    assert!((vb * vb - ot_ab).abs() < 1e-9 * ot_ab, "{vb} {ot_ab}");
+    assert!(vb > vd, "biased {vb} vs debiased {vd}");
+    let want = debiased["details"]["ot_ab"].as_f64().unwrap();
+    assert!((ot_ab - want).abs() < 1e-7 * want, "{ot_ab} vs {want}");
+}
+
+#[test]
+fn sinkhorn_accepts_different_sizes_and_downscale() {
+    let j = json_of(&["camera_32.png", "coins_64.png", "-m", "sinkhorn"]);
+    assert_eq!(j["inputs"]["b"]["grid_rows"], 64);
+    assert!(j["metrics"]["sinkhorn"]["value"].as_f64().unwrap() > 1.0);
+    // Cells at block centres, in original pixels: the downscaled value stays close.
+    let full = json_of(&[
+        "camera_64.png",
+        "coins_64.png",
+        "-m",
+        "sinkhorn",
+        "--blur",
+        "2",
+    ]);
+    let half = json_of(&[
+        "camera_64.png",
+        "coins_64.png",
+        "-m",
+        "sinkhorn",
+        "--blur",
+        "2",
+        "--downscale",
+        "2",
+    ]);
+    assert_eq!(half["inputs"]["a"]["grid_rows"], 32);
+    let (f, h) = (
+        full["metrics"]["sinkhorn"]["value"].as_f64().unwrap(),
+        half["metrics"]["sinkhorn"]["value"].as_f64().unwrap(),
+    );
+    assert!((f - h).abs() < 0.05 * f, "full {f} vs downscaled {h}");
+}
+
+#[test]
+fn sinkhorn_iteration_cap_exits_2() {
+    // A tolerance below rounding is never met: the cap is an error, not a number.
+    fails_with(
+        &[
+            "camera_32.png",
+            "coins_32.png",
+            "-m",
+            "sinkhorn",
+            "--downscale",
+            "4",
+            "--tol",
+            "1e-300",
+        ],
+        "Sinkhorn iterations reached their cap of 20000",
+    );
+}
+
+#[test]
+fn sinkhorn_bad_parameters() {
+    let base = ["camera_32.png", "coins_32.png", "-m", "sinkhorn"];
+    for (flag, value, needle) in [
+        (
+            "--blur",
+            "0",
+            "invalid --blur: 0 must be a finite number > 0",
+        ),
+        ("--blur", "-1", "invalid --blur"),
+        ("--blur", "inf", "invalid --blur"),
+        ("--blur", "NaN", "invalid --blur"),
+        ("--blur", "1e-200", "invalid --blur"),
+        ("--tol", "0", "invalid --tol: 0 must be in (0, 1)"),
+        ("--tol", "1", "invalid --tol"),
+        ("--tol", "NaN", "invalid --tol"),
+        ("--debias", "maybe", "invalid value 'maybe' for '--debias"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&[flag, value]);
+        fails_with(&args, needle);
+    }
 }

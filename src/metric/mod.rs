@@ -27,6 +27,7 @@ pub mod divergence;
 pub mod emd;
 pub mod hist;
 pub mod limits;
+pub mod sinkhorn;
 pub mod sliced;
 pub mod tv;
 
@@ -125,6 +126,8 @@ pub enum MetricParams {
     Sliced(SlicedParams),
     /// `emd`: `{"ground": …}`.
     Emd(emd::EmdParams),
+    /// `sinkhorn`: `{"blur": …, "eps": …, "debias": …, "tol": …}`.
+    Sinkhorn(sinkhorn::SinkhornParams),
 }
 
 /// Further facts about a computation, typed per metric; serialized as the JSON report's
@@ -139,6 +142,8 @@ pub enum Details {
     Sliced(sliced::SlicedDetails),
     /// `emd`: solver statistics and the certificate.
     Emd(emd::EmdDetails),
+    /// `sinkhorn`: `ε`, the three transport values, iterations and the marginal error.
+    Sinkhorn(sinkhorn::SinkhornDetails),
 }
 
 /// What a metric found on its way to the value, kept for pictures and further analysis.
@@ -175,6 +180,8 @@ pub enum MetricKind {
     Sliced,
     /// Exact earth mover's (Wasserstein) distance with locations.
     Emd,
+    /// Sinkhorn divergence: entropic transport with squared euclidean cost, debiased.
+    Sinkhorn,
 }
 
 impl MetricKind {
@@ -188,6 +195,7 @@ impl MetricKind {
         MetricKind::Hist,
         MetricKind::Sliced,
         MetricKind::Emd,
+        MetricKind::Sinkhorn,
     ];
 
     /// The metrics computed when none are named.
@@ -204,6 +212,7 @@ impl MetricKind {
             MetricKind::Hist => "hist",
             MetricKind::Sliced => "sliced",
             MetricKind::Emd => "emd",
+            MetricKind::Sinkhorn => "sinkhorn",
         }
     }
 
@@ -216,7 +225,7 @@ impl MetricKind {
             MetricKind::Hellinger => "",
             MetricKind::BlurL2 => "mass per cell",
             MetricKind::Hist => "full scale",
-            MetricKind::Sliced | MetricKind::Emd => "pixels",
+            MetricKind::Sliced | MetricKind::Emd | MetricKind::Sinkhorn => "pixels",
         }
     }
 
@@ -234,6 +243,11 @@ impl MetricKind {
             MetricKind::Hist => Box::new(hist::Hist),
             MetricKind::Sliced => Box::new(sliced::Sliced::new(params.sliced.clone())?),
             MetricKind::Emd => Box::new(emd::Emd::new(params.ground).with_plan(params.emd_plan)),
+            MetricKind::Sinkhorn => Box::new(sinkhorn::Sinkhorn::new(
+                params.blur,
+                params.debias,
+                params.tol,
+            )?),
         })
     }
 
@@ -295,6 +309,13 @@ pub struct Params {
     /// `emd`: whether to return an optimal plan and duals besides the value. Default:
     /// [`EmdPlan::None`].
     pub emd_plan: EmdPlan,
+    /// `sinkhorn`: the blur `√ε` in pixels, > 0. Default: 1 ([`sinkhorn::DEFAULT_BLUR`]).
+    pub blur: f64,
+    /// `sinkhorn`: whether to debias (`S_ε`) or report `√OT_ε`. Default: true.
+    pub debias: bool,
+    /// `sinkhorn`: tolerance on the L1 marginal error, in (0, 1). Default: 10⁻⁹
+    /// ([`sinkhorn::DEFAULT_TOL`]).
+    pub tol: f64,
 }
 
 impl Default for Params {
@@ -305,6 +326,9 @@ impl Default for Params {
             sliced: SlicedParams::default(),
             ground: Ground::Euclidean,
             emd_plan: EmdPlan::None,
+            blur: sinkhorn::DEFAULT_BLUR,
+            debias: true,
+            tol: sinkhorn::DEFAULT_TOL,
         }
     }
 }
@@ -325,6 +349,13 @@ impl Params {
             MetricKind::Sliced => MetricParams::Sliced(self.sliced.clone()),
             MetricKind::Emd => MetricParams::Emd(emd::EmdParams {
                 ground: self.ground,
+            }),
+            // Invalid parameters fail at build, before anything is reported.
+            MetricKind::Sinkhorn => MetricParams::Sinkhorn(sinkhorn::SinkhornParams {
+                blur: self.blur,
+                eps: self.blur * self.blur,
+                debias: self.debias,
+                tol: self.tol,
             }),
         }
     }
@@ -432,6 +463,9 @@ mod tests {
             },
             ground: Ground::Cityblock,
             emd_plan: EmdPlan::None,
+            blur: 0.75,
+            debias: false,
+            tol: 1e-7,
         };
         for &kind in MetricKind::ALL {
             let got = kind.build(&params).unwrap().compute(&a, &b).unwrap().params;

@@ -26,6 +26,16 @@ pub enum Error {
         /// The number of rounds run.
         rounds: usize,
     },
+    /// Sinkhorn iterations reached [`Options::max_iterations`](super::sinkhorn::Options::max_iterations)
+    /// with the marginal error still above the tolerance.
+    SinkhornCap {
+        /// The cap in force.
+        iterations: u64,
+        /// The L1 marginal error at the last iteration.
+        marginal_error: f64,
+        /// The tolerance it had to meet.
+        tol: f64,
+    },
 }
 
 /// The solver layer's result type.
@@ -45,6 +55,16 @@ impl fmt::Display for Error {
             Error::RoundCap { rounds } => write!(
                 f,
                 "column generation still found violated pairs after {rounds} rounds"
+            ),
+            Error::SinkhornCap {
+                iterations,
+                marginal_error,
+                tol,
+            } => write!(
+                f,
+                "Sinkhorn iterations reached their cap of {iterations} with a marginal error of \
+                 {marginal_error:.3e}, above the tolerance {tol:e} (a larger ε or tolerance \
+                 converges sooner)"
             ),
         }
     }

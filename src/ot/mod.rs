@@ -15,7 +15,9 @@
 //! - [`arcs`]: arc sets for it — the complete bipartite graph between two point clouds with
 //!   costs from coordinates, and the 4-neighbour grid graph (exact W₁ for cityblock cost);
 //! - [`pricing`]: the reduced costs of every pair for column generation, without visiting
-//!   every pair where the geometry allows.
+//!   every pair where the geometry allows;
+//! - [`sinkhorn`]: entropic transport between two grids with squared euclidean cost, by
+//!   log-domain Sinkhorn iterations over separable kernels.
 //!
 //! The layer depends on `std` and `rayon` only and has its own [`Error`]; nothing here imports
 //! from the rest of the crate, which converts [`Error`] into its own.
@@ -28,6 +30,7 @@ pub mod lattice;
 pub mod network_simplex;
 pub mod one_d;
 pub mod pricing;
+pub mod sinkhorn;
 pub mod strips;
 
 pub use error::{Error, Result};
