@@ -326,7 +326,7 @@ fn bad_inputs_exit_2_with_one_line() {
     );
     fails_with(
         &["camera_32.png", "camera_32.png", "-m", "tv,emdx"],
-        "unknown metric 'emdx' (known: tv, kl, js, hellinger, blur-l2, sliced",
+        "unknown metric 'emdx' (known: tv, kl, js, hellinger, blur-l2, hist, sliced, emd, sinkhorn)",
     );
     fails_with(
         &["camera_32.png", "camera_32.png", "--max", "tv"],
@@ -651,6 +651,7 @@ fn json_report_is_pinned_byte_for_byte() {
         r#""hellinger":{"value":1.0,"finite":true,"params":{},"details":{},"pass":true},"#,
         r#""blur-l2":{"value":0.19820830833207842,"finite":true,"#,
         r#""params":{"sigma":2.0,"truncate":4.0},"details":{},"pass":true},"#,
+        r#""hist":{"value":0.0,"finite":true,"params":{},"details":{},"pass":true},"#,
         r#""sliced":{"value":2.2953526350427245,"finite":true,"params":{"projections":200,"#,
         r#""seed":0,"p":1.0,"angles":"uniform"},"details":{"std_error":0.0786620620377591},"#,
         r#""pass":true},"emd":{"value":3.605551275463989,"finite":true,"#,

@@ -1,8 +1,9 @@
 """imgdist: how different are two images, seen as distributions of light over their pixels.
 
-Exact earth mover's distance (``emd``), sliced Wasserstein (``sliced``), total variation
-(``tv``), KL / JS / Hellinger, Gaussian-blurred L2 and the grey-level histogram EMD (``hist``)
-between two images, computed by the imgdist Rust library with the GIL released. Every function
+Exact earth mover's distance (``emd``), sliced Wasserstein (``sliced``), the Sinkhorn
+divergence (``sinkhorn``), total variation (``tv``), KL / JS / Hellinger, Gaussian-blurred L2
+and the grey-level histogram EMD (``hist``) between two images, computed by the imgdist Rust
+library with the GIL released. Every function
 takes a path, the bytes of an image file, a 2-D NumPy array of any real dtype, or a
 ``PIL.Image.Image``; ``mask=`` (any of those, nonzero = ignore) leaves pixels out::
 
@@ -31,6 +32,7 @@ from ._imgdist import (
     load,
     pair_seed,
     pairwise,
+    sinkhorn,
     sliced,
     tv,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "load",
     "pair_seed",
     "pairwise",
+    "sinkhorn",
     "sliced",
     "tv",
 ]

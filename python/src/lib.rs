@@ -606,14 +606,26 @@ fn all_params(
     p: f64,
     angles: &str,
     ground_name: &str,
+    entropic: Entropic,
 ) -> PyResult<Params> {
     Ok(Params {
         eps,
         sigma,
         sliced: sliced_params(proj, seed, p, angles)?,
         ground: ground(ground_name)?,
+        blur: entropic.blur,
+        debias: entropic.debias,
+        tol: entropic.tol,
         ..Params::default()
     })
+}
+
+/// The `sinkhorn` keywords of `compare` and `pairwise`.
+#[derive(Clone, Copy)]
+struct Entropic {
+    blur: f64,
+    debias: bool,
+    tol: f64,
 }
 
 /// How [`detached`] watches one pair of these metrics: only `sliced` and `emd` run long enough
@@ -957,6 +969,46 @@ fn emd<'py>(
     Ok((value, out).into_pyobject(py)?.into_any())
 }
 
+/// The Sinkhorn divergence in pixels: √S_ε with S_ε = OT_ε(a, b) − ½ OT_ε(a, a) − ½ OT_ε(b, b),
+/// OT_ε the entropic transport cost with squared euclidean cost in pixels² and ε = `blur`²
+/// (√OT_ε with `debias=False`), iterated until the plan's marginals are within `tol` (L1).
+/// Comparable to `emd(..., ground="sqeuclidean")`, which it approaches as `blur` shrinks.
+#[pyfunction]
+#[pyo3(signature = (a, b, *, blur=1.0, debias=true, tol=1e-9, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn sinkhorn<'py>(
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    blur: f64,
+    debias: bool,
+    tol: f64,
+    mask: Option<&Bound<'py, PyAny>>,
+    mask_a: Option<&Bound<'py, PyAny>>,
+    mask_b: Option<&Bound<'py, PyAny>>,
+    invert: bool,
+    downscale: i64,
+    max_pixels: i64,
+    jobs: Option<i64>,
+) -> PyResult<f64> {
+    let params = Params {
+        blur,
+        debias,
+        tol,
+        ..Params::default()
+    };
+    let args = PairArgs {
+        a,
+        b,
+        mask,
+        mask_a,
+        mask_b,
+        invert,
+        downscale,
+        max_pixels,
+    };
+    Ok(args.measure(MetricKind::Sinkhorn, params, jobs)?.0.value)
+}
+
 /// The metrics a `metrics` argument names: a comma-separated string (`"all"` for every
 /// metric) or a sequence of names.
 fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
@@ -977,7 +1029,7 @@ fn metric_list(metrics: &Bound<'_, PyAny>) -> PyResult<Vec<MetricKind>> {
 /// inputs (default: the paths, or "a" and "b"). An input loaded with a mask has `mask`
 /// (`path`, `ignored`) in `inputs`, and `options` names a mask the two inputs share.
 #[pyfunction]
-#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", max=None, names=None, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (a, b, metrics=None, *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", blur=1.0, debias=true, tol=1e-9, max=None, names=None, mask=None, mask_a=None, mask_b=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
@@ -991,6 +1043,9 @@ fn compare<'py>(
     p: f64,
     angles: &str,
     ground: &str,
+    blur: f64,
+    debias: bool,
+    tol: f64,
     max: Option<&Bound<'py, PyDict>>,
     names: Option<(String, String)>,
     mask: Option<&Bound<'py, PyAny>>,
@@ -1001,7 +1056,8 @@ fn compare<'py>(
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let params = all_params(eps, sigma, proj, seed, p, angles, ground)?;
+    let entropic = Entropic { blur, debias, tol };
+    let params = all_params(eps, sigma, proj, seed, p, angles, ground, entropic)?;
     let mut maxima = Vec::new();
     for (name, threshold) in max.map(|m| m.iter()).into_iter().flatten() {
         let (name, threshold): (String, f64) = (name.extract()?, threshold.extract()?);
@@ -1040,7 +1096,7 @@ fn compare<'py>(
 /// the same seed for every pair), mirrored to `[j, i]` (`kl` is computed both ways); 0 on the
 /// diagonal. Each input loads once; `mask` applies to every input.
 #[pyfunction]
-#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", mask=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
+#[pyo3(signature = (inputs, metric="sliced", *, eps=0.0, sigma=2.0, proj=200, seed=0, p=1.0, angles="uniform", ground="euclidean", blur=1.0, debias=true, tol=1e-9, mask=None, invert=false, downscale=1, max_pixels=67108864, jobs=None))]
 #[allow(clippy::too_many_arguments)]
 fn pairwise<'py>(
     py: Python<'py>,
@@ -1053,13 +1109,17 @@ fn pairwise<'py>(
     p: f64,
     angles: &str,
     ground: &str,
+    blur: f64,
+    debias: bool,
+    tol: f64,
     mask: Option<&Bound<'py, PyAny>>,
     invert: bool,
     downscale: i64,
     max_pixels: i64,
     jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let params = all_params(eps, sigma, proj, seed, p, angles, ground)?;
+    let entropic = Entropic { blur, debias, tol };
+    let params = all_params(eps, sigma, proj, seed, p, angles, ground, entropic)?;
     let kind = metric.parse::<MetricKind>().map_err(|e| to_py(&e))?;
     let built = kind.build(&params).map_err(|e| to_py(&e))?;
     let mut opts = load_options(&[kind], invert, downscale, max_pixels)?;
@@ -1129,6 +1189,7 @@ fn _imgdist(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hist, m)?)?;
     m.add_function(wrap_pyfunction!(sliced, m)?)?;
     m.add_function(wrap_pyfunction!(emd, m)?)?;
+    m.add_function(wrap_pyfunction!(sinkhorn, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise, m)?)?;
     m.add_function(wrap_pyfunction!(pair_seed, m)?)?;

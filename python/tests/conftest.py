@@ -33,6 +33,9 @@ CLI_OPTION = {
     "p": "--p",
     "angles": "--angles",
     "ground": "--ground",
+    "blur": "--blur",
+    "debias": "--debias",
+    "tol": "--tol",
     "invert": "--invert",
     "downscale": "--downscale",
     "max_pixels": "--max-pixels",
@@ -48,6 +51,7 @@ CLI_METRIC = {
     "hist": "hist",
     "sliced": "sliced",
     "emd": "emd",
+    "sinkhorn": "sinkhorn",
 }
 
 # The parameters each metric function accepts besides the loader's.
@@ -60,6 +64,7 @@ METRIC_PARAMS = {
     "hist": set(),
     "sliced": {"proj", "seed", "p", "angles"},
     "emd": {"ground"},
+    "sinkhorn": {"blur", "debias", "tol"},
 }
 LOAD_PARAMS = {"invert", "downscale", "max_pixels"}
 
@@ -87,7 +92,9 @@ def cli_args(params: dict[str, Any]) -> list[str]:
     args: list[str] = []
     for key, value in params.items():
         option = CLI_OPTION[key]
-        if isinstance(value, bool):
+        if key == "debias":  # an option with a value, true or false
+            args += [option, str(value).lower()]
+        elif isinstance(value, bool):
             if value:
                 args.append(option)
         else:

@@ -38,6 +38,7 @@ METRIC_CALLS: dict[str, dict[str, Any]] = {
     "hist": {},
     "sliced": {"proj": 50, "seed": 7},
     "emd": {},
+    "sinkhorn": {"blur": 4.0},
 }
 
 

@@ -48,9 +48,13 @@ VARIANTS = {
         {"proj": 64, "seed": 1, "p": 1.5},
     ],
     "emd": [{"ground": "euclidean"}, {"ground": "sqeuclidean"}, {"ground": "cityblock"}],
+    "sinkhorn": [{}, {"blur": 4.0}, {"blur": 2.0, "debias": False}, {"blur": 8.0, "tol": 1e-6}],
 }
 # The loader's options, tried with each metric's defaults (and with emd's three grounds).
 LOADER = [{"invert": True}, {"downscale": 3}, {"invert": True, "downscale": 2}]
+# sinkhorn's default blur (1 px) is a third of a cell after --downscale 3, where two nearly
+# equal inputs converge too slowly for the iteration cap: the loader cases use blur 2.
+LOADER_BASE = {"sinkhorn": {"blur": 2.0}}
 
 
 def _value_cases():
@@ -58,9 +62,9 @@ def _value_cases():
         variants = VARIANTS[metric] + [
             {**base, **loader}
             for loader in LOADER
-            for base in (VARIANTS[metric] if metric == "emd" else [{}])
+            for base in (VARIANTS[metric] if metric == "emd" else [LOADER_BASE.get(metric, {})])
         ]
-        pairs = SAME_SIZE + (OTHER_SIZE if metric in ("hist", "sliced", "emd") else [])
+        pairs = SAME_SIZE + (OTHER_SIZE if metric in ("hist", "sliced", "emd", "sinkhorn") else [])
         for a, b in pairs:
             for params in variants:
                 label = ",".join(f"{k}={v}" for k, v in params.items()) or "defaults"

@@ -37,9 +37,13 @@ def matrix(paths: list[Path]) -> npt.NDArray[np.float64]:
 
 def masked(a: Path, b: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]) -> float:
     grey: float = imgdist.hist(a, b, mask=mask, jobs=1)
+    entropic: float = imgdist.sinkhorn(a, b, blur=2.0, debias=False, tol=1e-6, mask=mask)
+    smooth = imgdist.compare(a, b, "sinkhorn", blur=4.0, debias=True, tol=1e-8)
+    blurred = imgdist.pairwise([a, b], "sinkhorn", blur=2.0)
     one_side: float = imgdist.tv(a, b, mask_a=Path("mask.png"), mask_b=b"")
     report = imgdist.compare(a, b, ["hist", "emd"], mask="mask.png")
     ignored: int = report["inputs"]["a"]["mask"]["ignored"]
     mass: npt.NDArray[np.float64] = imgdist.load(a, mask=mask)
     matrix = imgdist.pairwise([a, b], "hist", mask=mask)
+    grey += entropic + smooth["metrics"]["sinkhorn"]["value"] + float(blurred.sum())
     return grey + one_side + ignored + float(mass.sum() + matrix.sum())
