@@ -398,11 +398,13 @@ fn title_band(area: &Area, layout: &PairLayout, report: &Report) -> Result<()> {
 }
 
 /// The metric's name with the parameters that change what its value means: `emd (ground)`,
-/// `sliced SWₚ`.
+/// `sliced SWₚ`, `sinkhorn √S (blur B)`.
 fn metric_name(m: &MetricResult) -> String {
     match &m.measurement.params {
         MetricParams::Emd(e) => format!("emd ({})", e.ground.as_str()),
         MetricParams::Sliced(s) => format!("sliced SW{}", order_subscript(s.p)),
+        MetricParams::Sinkhorn(s) if s.debias => format!("sinkhorn √S (blur {})", short(s.blur)),
+        MetricParams::Sinkhorn(s) => format!("sinkhorn √OT (blur {})", short(s.blur)),
         _ => m.kind.to_string(),
     }
 }
