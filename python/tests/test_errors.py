@@ -393,3 +393,14 @@ def test_valid_edge_inputs_give_values(a, b):
     assert set(report["metrics"]) == set(CLI_METRIC.values())
     for downscale in (2, 50):
         imgdist.compare(a, b, "all", downscale=downscale, invert=False)
+
+
+def test_sinkhorn_cap_is_a_runtime_error_like_the_cli(cli):
+    a, b = data("camera_32.png"), data("coins_32.png")
+    expected = cli.error(a, b, "--metric", "sinkhorn", "--downscale", "4", "--tol", "1e-300")
+    assert "reached their cap" in expected
+    with pytest.raises(RuntimeError) as caught:
+        imgdist.sinkhorn(a, b, downscale=4, tol=1e-300)
+    assert str(caught.value) == expected
+    with pytest.raises(ValueError, match="blur"):
+        imgdist.sinkhorn(a, b, blur=0.0)
