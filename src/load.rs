@@ -177,14 +177,12 @@ fn read_source(source: &Source) -> Result<(Vec<u8>, String)> {
 /// # Errors
 /// As [`load`].
 pub fn load_bytes(bytes: &[u8], name: &str, ext: &str, opts: &LoadOptions) -> Result<Mass> {
-    let values = decode_values(bytes, name, ext, opts)?;
-    Mass::from_pixels(
-        &values,
-        opts.downscale,
-        opts.mask.clone(),
-        opts.levels,
-        name,
-    )
+    mass_of(&decode_values(bytes, name, ext, opts)?, name, opts)
+}
+
+/// The mass of decoded values under the options' mask, downscale and levels.
+fn mass_of(values: &Array2<f64>, name: &str, opts: &LoadOptions) -> Result<Mass> {
+    Mass::from_pixels(values, opts.downscale, opts.mask.clone(), opts.levels, name)
 }
 
 /// Each pixel's light (or a matrix's values), as the module documentation says.
@@ -397,13 +395,7 @@ pub fn from_values(mut values: Array2<f64>, name: &str, opts: &LoadOptions) -> R
     if opts.invert && values.iter().all(|v| v.is_finite() && *v >= 0.0) {
         invert_matrix(&mut values);
     }
-    Mass::from_pixels(
-        &values,
-        opts.downscale,
-        opts.mask.clone(),
-        opts.levels,
-        name,
-    )
+    mass_of(&values, name, opts)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The picture of one pair: A, B, their difference, the emd plan and the sliced profile.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use image::RgbImage;
@@ -510,47 +511,49 @@ impl Placement {
         (first, at(k + 1).clamp(first + 1, cells))
     }
 
-    /// Paints `values` (row-major, this grid's shape), each pixel the mean of its cells.
-    fn paint(&self, canvas: &mut Canvas, values: &[f64], colour: impl Fn(f64) -> [u8; 3]) {
+    /// Calls `f(x, y, rows, cols)` for every pixel of the map with the cells it covers.
+    fn for_each_pixel(&self, mut f: impl FnMut(i32, i32, Range<usize>, Range<usize>)) {
         let cols: Vec<(usize, usize)> = (0..self.width)
             .map(|k| Self::span(k, self.width, self.cols))
             .collect();
         for py in 0..self.height {
             let (r0, r1) = Self::span(py, self.height, self.rows);
             for (px, &(c0, c1)) in cols.iter().enumerate() {
-                let mut sum = 0.0;
-                for r in r0..r1 {
-                    sum += values[r * self.cols + c0..r * self.cols + c1]
-                        .iter()
-                        .sum::<f64>();
-                }
-                let mean = sum / ((r1 - r0) * (c1 - c0)) as f64;
-                canvas.set(self.x + px as i32, self.y + py, colour(mean));
+                f(self.x + px as i32, self.y + py, r0..r1, c0..c1);
             }
         }
+    }
+
+    /// Paints `values` (row-major, this grid's shape), each pixel the mean of its cells.
+    fn paint(&self, canvas: &mut Canvas, values: &[f64], colour: impl Fn(f64) -> [u8; 3]) {
+        self.for_each_pixel(|x, y, rows, cols| {
+            let cells = (rows.len() * cols.len()) as f64;
+            let sum: f64 = rows
+                .map(|r| {
+                    values[r * self.cols + cols.start..r * self.cols + cols.end]
+                        .iter()
+                        .sum::<f64>()
+                })
+                .sum();
+            canvas.set(x, y, colour(sum / cells));
+        });
     }
 
     /// Hatches the pixels whose cells are all `ignored` (row-major, this grid's shape) with
     /// grey diagonal lines, leaving the colour between them.
     fn hatch(&self, canvas: &mut Canvas, ignored: &[bool]) {
-        let cols: Vec<(usize, usize)> = (0..self.width)
-            .map(|k| Self::span(k, self.width, self.cols))
-            .collect();
-        for py in 0..self.height {
-            let (r0, r1) = Self::span(py, self.height, self.rows);
-            for (px, &(c0, c1)) in cols.iter().enumerate() {
-                let on_line = (px as i32 + py).rem_euclid(HATCH_SPACING) < 2;
-                if on_line
-                    && (r0..r1).all(|r| {
-                        ignored[r * self.cols + c0..r * self.cols + c1]
-                            .iter()
-                            .all(|&i| i)
-                    })
-                {
-                    canvas.set(self.x + px as i32, self.y + py, HATCH);
-                }
+        self.for_each_pixel(|x, y, mut rows, cols| {
+            let on_line = (x - self.x + y - self.y).rem_euclid(HATCH_SPACING) < 2;
+            if on_line
+                && rows.all(|r| {
+                    ignored[r * self.cols + cols.start..r * self.cols + cols.end]
+                        .iter()
+                        .all(|&i| i)
+                })
+            {
+                canvas.set(x, y, HATCH);
             }
-        }
+        });
     }
 
     /// The pixel of a position in pixel units of the input (row, column).
