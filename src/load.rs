@@ -257,8 +257,18 @@ fn decode_image(
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(32).max(1 << 20));
     let mut r = reader()?;
     r.limits(limits);
-    let img = r
-        .decode()
+    // A decoder may panic on malformed data (the png crate did, on a palette shorter than its
+    // transparency chunk): that is this input's decode error, not a crash.
+    let img = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.decode()))
+        .map_err(|payload| {
+            decode_err(
+                name,
+                &format!(
+                    "cannot decode image: the decoder failed on malformed data ({})",
+                    crate::error::panic_message(payload.as_ref())
+                ),
+            )
+        })?
         .map_err(|e| decode_err(name, &image_reason(&e)))?;
     Ok(light(&img, opts.invert))
 }
