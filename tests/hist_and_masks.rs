@@ -196,21 +196,27 @@ fn json(out: &[u8]) -> Value {
     serde_json::from_slice(out).unwrap()
 }
 
+/// The JSON report of a run that must succeed.
+fn report_of(args: &[&str]) -> Value {
+    let out = imgdist().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out.stdout)
+}
+
 #[test]
 fn cli_hist_and_mask() {
-    let out = imgdist()
-        .args([
-            "camera_32.png",
-            "coins_32.png",
-            "-m",
-            "hist",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let j = json(&out.stdout);
+    let j = report_of(&[
+        "camera_32.png",
+        "coins_32.png",
+        "-m",
+        "hist",
+        "--format",
+        "json",
+    ]);
     assert_rel(
         j["metrics"]["hist"]["value"].as_f64().unwrap(),
         0.16632582720588235,
@@ -220,25 +226,16 @@ fn cli_hist_and_mask() {
     assert_eq!(j["metrics"]["hist"]["params"], serde_json::json!({}));
     assert!(j["inputs"]["a"].get("mask").is_none() && j["options"].get("mask").is_none());
 
-    let out = imgdist()
-        .args([
-            "camera_32.png",
-            "coins_32.png",
-            "-m",
-            "hist,tv",
-            "--mask",
-            "quarter_mask_32.png",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json(&out.stdout);
+    let j = report_of(&[
+        "camera_32.png",
+        "coins_32.png",
+        "-m",
+        "hist,tv",
+        "--mask",
+        "quarter_mask_32.png",
+        "--format",
+        "json",
+    ]);
     assert_eq!(
         j["inputs"]["a"]["mask"],
         serde_json::json!({"path": "quarter_mask_32.png", "ignored": 256})
@@ -312,24 +309,15 @@ fn cli_mask_errors_are_exit_2_with_the_reason() {
 #[test]
 fn cli_mask_a_alone_masks_a_only() {
     let run = |extra: &[&str]| {
-        let out = imgdist()
-            .args([
-                "camera_32.png",
-                "camera_32.png",
-                "-m",
-                "tv",
-                "--format",
-                "json",
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json(&out.stdout)
+        let base = [
+            "camera_32.png",
+            "camera_32.png",
+            "-m",
+            "tv",
+            "--format",
+            "json",
+        ];
+        report_of(&[&base[..], extra].concat())
     };
     let j = run(&["--mask-a", "quarter_mask_32.png"]);
     assert!(j["inputs"]["a"]["mask"].is_object() && j["inputs"]["b"].get("mask").is_none());
