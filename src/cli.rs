@@ -402,20 +402,25 @@ fn usage_exit(err: clap::Error, help: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Where the first panic of the process happened, `file:line`, for the internal-error line.
-static PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// The message of the latest panic that may be a bug, and where it happened (`file:line`).
+static LAST_PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
 
 /// Replaces Rust's multi-line panic message by nothing: [`run`] reports a panic on one line
 /// (and batch mode in the pair's record). With `RUST_BACKTRACE` set, the default message and
-/// backtrace are printed as well.
+/// backtrace are printed as well. A decoder's panic that the library turns into a decode error
+/// is not a bug: it is neither printed nor recorded.
 fn quiet_panics() {
     let default = std::panic::take_hook();
     let verbose = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     std::panic::set_hook(Box::new(move |info| {
+        if imgdist::error::panic_is_input_error() {
+            return;
+        }
         if let Some(at) = info.location()
-            && let Ok(mut first) = PANIC_AT.lock()
+            && let Ok(mut last) = LAST_PANIC.lock()
         {
-            first.get_or_insert_with(|| format!("{}:{}", at.file(), at.line()));
+            let message = imgdist::error::panic_message(info.payload());
+            *last = Some((message, format!("{}:{}", at.file(), at.line())));
         }
         if verbose {
             default(info);
@@ -429,12 +434,17 @@ fn internal_error_line(payload: &(dyn std::any::Any + Send)) -> String {
     internal_error_text(&message)
 }
 
+/// The internal-error line for a panic's message, with the place of the latest panic if it is
+/// that panic (same message): an earlier panic, caught and reported elsewhere, says nothing
+/// about where this one happened.
 fn internal_error_text(message: &str) -> String {
-    let at = PANIC_AT
+    let at = LAST_PANIC
         .lock()
         .ok()
-        .and_then(|g| g.clone())
-        .map(|at| format!(" at {at}"))
+        .and_then(|last| match &*last {
+            Some((seen, at)) if seen == message => Some(format!(" at {at}")),
+            _ => None,
+        })
         .unwrap_or_default();
     format!(
         "imgdist: internal error: {}{at} (a bug: please report it with the command that caused it)",
@@ -526,5 +536,32 @@ mod tests {
             mask: None,
         });
         assert!(error_line(&usage).starts_with("imgdist: x.png: the input has zero"));
+    }
+
+    /// A decoder's panic on malformed data, caught as that input's decode error, leaves no
+    /// trace: a bug that panics later in the same run (the next pair of a batch, say) is
+    /// reported at its own place.
+    #[test]
+    fn a_caught_decoder_panic_is_not_the_place_of_a_later_bug() {
+        quiet_panics();
+        let bytes = include_bytes!("../tests/data/palette_of_52_bytes.png");
+        let decoded = imgdist::load::load_bytes(bytes, "bad.png", "png", &LoadOptions::default());
+        assert!(
+            matches!(&decoded, Err(imgdist::Error::Decode { reason, .. })
+                if reason.contains("the decoder failed on malformed data")),
+            "{decoded:?}"
+        );
+        let inputs = 1;
+        let line = line!() + 1;
+        let bug = std::panic::catch_unwind(|| panic!("a bug after {inputs} malformed input"));
+        let reported = internal_error_line(bug.unwrap_err().as_ref());
+        let want = format!(
+            "imgdist: internal error: a bug after 1 malformed input at {}:{line} (a bug",
+            file!()
+        );
+        assert!(reported.starts_with(&want), "{reported}\nwant: {want}");
+        // An internal error not raised by the latest panic names no place.
+        let other = internal_error_text("capacity overflow");
+        assert!(!other.contains(" at "), "{other}");
     }
 }

@@ -191,6 +191,33 @@ pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+thread_local! {
+    /// How many [`catch_input_panic`] sections this thread is inside.
+    static INPUT_SECTIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, code of another crate that reads an input (an image decoder), turning a panic
+/// inside it into `Err` with the panic's message: such a panic means malformed input, and the
+/// caller makes it that input's [`Error::Decode`]. While `f` runs, [`panic_is_input_error`] is
+/// true on this thread.
+pub(crate) fn catch_input_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    INPUT_SECTIONS.with(|n| n.set(n.get() + 1));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    INPUT_SECTIONS.with(|n| n.set(n.get() - 1));
+    out.map_err(|payload| panic_message(payload.as_ref()))
+}
+
+/// For a panic hook: whether the panic in progress on this thread is one the library turns
+/// into an input's [`Error::Decode`] (an image decoder failing on malformed data) rather than
+/// a bug. The error keeps the panic's message, so a hook may ignore such a panic: neither
+/// print it nor record it as the place of a bug.
+///
+/// It is true only on the thread that runs the decoder: a panic on a thread the decoder starts
+/// itself is not one the library catches.
+pub fn panic_is_input_error() -> bool {
+    INPUT_SECTIONS.with(|n| n.get() > 0)
+}
+
 /// The text of a panic's payload (`panic!("…")` carries a `&str` or a `String`).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

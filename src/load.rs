@@ -258,15 +258,13 @@ fn decode_image(
     let mut r = reader()?;
     r.limits(limits);
     // A decoder may panic on malformed data (the png crate did, on a palette shorter than its
-    // transparency chunk): that is this input's decode error, not a crash.
-    let img = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.decode()))
-        .map_err(|payload| {
+    // transparency chunk): that is this input's decode error, not a crash, and a panic hook
+    // can tell it from a bug.
+    let img = crate::error::catch_input_panic(|| r.decode())
+        .map_err(|message| {
             decode_err(
                 name,
-                &format!(
-                    "cannot decode image: the decoder failed on malformed data ({})",
-                    crate::error::panic_message(payload.as_ref())
-                ),
+                &format!("cannot decode image: the decoder failed on malformed data ({message})"),
             )
         })?
         .map_err(|e| decode_err(name, &image_reason(&e)))?;

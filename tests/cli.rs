@@ -260,6 +260,22 @@ fn help_states_the_exit_contract() {
     );
 }
 
+/// A decoder that panics on malformed data gives that input's decode error and nothing more on
+/// stderr, even with `RUST_BACKTRACE` set (which adds the message and backtrace of a bug).
+#[test]
+fn a_panicking_decoder_is_one_decode_error_line() {
+    imgdist()
+        .env("RUST_BACKTRACE", "1")
+        .args(["palette_of_52_bytes.png", "camera_32.png"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "imgdist: palette_of_52_bytes.png: cannot decode image: the decoder failed on \
+             malformed data (range end index 3 out of range for slice of length 1)\n",
+        );
+}
+
 #[test]
 fn bad_inputs_exit_2_with_one_line() {
     fails_with(
