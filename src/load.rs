@@ -257,9 +257,9 @@ fn decode_image(
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(32).max(1 << 20));
     let mut r = reader()?;
     r.limits(limits);
-    // A decoder may panic on malformed data (the png crate did, on a palette shorter than its
-    // transparency chunk): that is this input's decode error, not a crash, and a panic hook
-    // can tell it from a bug.
+    // A decoder may panic on malformed data (the png crate did, on a palette that is not a whole
+    // number of colours): that is this input's decode error, not a crash, and a panic hook can
+    // tell it from a bug.
     let img = crate::error::catch_input_panic(|| r.decode())
         .map_err(|message| {
             decode_err(
