@@ -10,10 +10,12 @@ Needs numpy, pot and Pillow; GeomLoss (with PyTorch, CPU) is used if it imports.
 
 - peers: the 64² pair (tests/data/camera_64.png vs coins_64.png), for each blur B of
   `--blurs-64`: the whole `imgdist A B -m sinkhorn --blur B` process (three entropic problems,
-  debiased, tolerance 1e-9 on the L1 marginal error); POT's `ot.sinkhorn2(a, b, M, reg=B²,
-  method="sinkhorn_log", stopThr=1e-9, numItermax=10**6)` for OT(a, b), OT(a, a) and OT(b, b)
-  with M the squared euclidean cost matrix (built inside the timing; POT's stopping test is the
-  L2 error of one marginal, every 10 iterations); and GeomLoss
+  debiased, tolerance 1e-9 on the L1 marginal error); POT's log-domain Sinkhorn
+  (`ot.solve(M, p, q, reg=B², reg_type="KL", method="sinkhorn_log", tol=1e-9)`, the solver
+  behind `ot.sinkhorn2(..., method="sinkhorn_log")`, whose return value is the plan's linear
+  cost rather than OT_ε) for OT(a, b), OT(a, a) and OT(b, b), each the dual value of its
+  potentials, with M the squared euclidean cost matrix (built inside the timing; POT's
+  stopping test is the L2 error of one marginal, every 10 iterations); and GeomLoss
   `SamplesLoss("sinkhorn", p=2, blur=B/√2, debias=True, scaling=0.9, backend="tensorized")` on
   the full grid of cell coordinates in float64 on the CPU. GeomLoss's cost is |x − y|²/2 and its
   ε is blur², and OT_ε with cost C/2 is half of OT_2ε with cost C, so GeomLoss at blur B/√2 is
@@ -69,12 +71,19 @@ def run_imgdist(exe, args):
 
 
 def pot_divergence(x, a, b, eps):
+    """S_ε from three POT log-domain solves; each OT_ε is the dual value of POT's potentials
+    (POT's `ot.sinkhorn2` would return the plan's linear cost <π, M>, not OT_ε)."""
     M = ot.dist(x, x, metric="sqeuclidean")
 
     def ot_eps(p, q):
-        return float(
-            ot.sinkhorn2(p, q, M, reg=eps, method="sinkhorn_log", stopThr=1e-9, numItermax=10**6)
+        res = ot.solve(
+            M, p, q, reg=eps, reg_type="KL", method="sinkhorn_log", max_iter=10**6, tol=1e-9
         )
+        log_u, log_v = res.potentials
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(p > 0, eps * (log_u - np.log(p)), 0.0)
+            g = np.where(q > 0, eps * (log_v - np.log(q)), 0.0)
+        return float(p @ f + q @ g)
 
     s = ot_eps(a, b) - 0.5 * ot_eps(a, a) - 0.5 * ot_eps(b, b)
     return math.sqrt(max(s, 0.0))
