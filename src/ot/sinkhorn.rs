@@ -47,8 +47,9 @@
 //!
 //! **Coarse to fine.** Grids with at least 64 rows and columns first solve the same problem
 //! (same `ε`) between their 2×2-block sums, recursively, to a tolerance of 10⁻⁶, and start the
-//! last stage from that potential given to every cell of its block, instead of ε-scaling: the
-//! early stages, where `ε` is large and no term can be skipped, then run on small grids only.
+//! last stage from that potential interpolated bilinearly between the block centres, instead
+//! of ε-scaling: the early stages, where `ε` is large and no term can be skipped, then run on
+//! small grids only.
 //! The warm start only changes where the iterations begin, never the test they must pass.
 //!
 //! **Zero weights.** Cells of weight 0 take part with `ln 0 = −∞` and are skipped; a grid line
@@ -377,12 +378,33 @@ impl Coarse {
         }
     }
 
-    /// A potential on this grid's blocks, given to every cell of the fine grid it came from.
+    /// A potential on this grid's blocks, interpolated bilinearly to the cells of the fine grid
+    /// it came from (held constant beyond the outermost block centres).
     fn refine(&self, p: &[f64], fine: &Grid) -> Vec<f64> {
-        let n = fine.cols.len();
-        (0..fine.len())
-            .map(|k| p[(k / n / 2) * self.cols.len() + (k % n) / 2])
-            .collect()
+        let nc = self.cols.len();
+        // The two block centres around `x` and the weight of the second.
+        let weights = |centres: &[f64], x: f64| -> (usize, usize, f64) {
+            let k = centres.partition_point(|&c| c <= x);
+            if k == 0 {
+                (0, 0, 0.0)
+            } else if k == centres.len() {
+                (k - 1, k - 1, 0.0)
+            } else {
+                let t = (x - centres[k - 1]) / (centres[k] - centres[k - 1]);
+                (k - 1, k, t)
+            }
+        };
+        let rw: Vec<_> = fine.rows.iter().map(|&x| weights(&self.rows, x)).collect();
+        let cw: Vec<_> = fine.cols.iter().map(|&x| weights(&self.cols, x)).collect();
+        let mut out = Vec::with_capacity(fine.len());
+        for &(r0, r1, s) in &rw {
+            for &(c0, c1, t) in &cw {
+                let top = p[r0 * nc + c0] * (1.0 - t) + p[r0 * nc + c1] * t;
+                let bottom = p[r1 * nc + c0] * (1.0 - t) + p[r1 * nc + c1] * t;
+                out.push(top * (1.0 - s) + bottom * s);
+            }
+        }
+        out
     }
 }
 
@@ -856,6 +878,41 @@ mod tests {
             }
             assert_eq!(exp(0.0), 1.0);
             assert!(exp(f64::NAN).is_nan());
+        }
+    }
+
+    #[test]
+    fn a_coarse_potential_is_interpolated_bilinearly() {
+        // 7 × 6 cells: the last block row is partial (centre 6), the block columns full.
+        let (rows, cols): (Vec<f64>, Vec<f64>) = (
+            (0..7).map(f64::from).collect(),
+            (0..6).map(f64::from).collect(),
+        );
+        let weights = vec![1.0 / 42.0; 42];
+        let fine = Grid {
+            rows: &rows,
+            cols: &cols,
+            weights: &weights,
+        };
+        let coarse = Coarse::of(&fine);
+        assert_eq!(coarse.rows, [0.5, 2.5, 4.5, 6.0]);
+        assert_eq!(coarse.cols, [0.5, 2.5, 4.5]);
+        let affine = |r: f64, c: f64| 3.0 + 2.0 * r - 5.0 * c;
+        let p: Vec<f64> = coarse
+            .rows
+            .iter()
+            .flat_map(|&r| coarse.cols.iter().map(move |&c| affine(r, c)))
+            .collect();
+        let refined = coarse.refine(&p, &fine);
+        for (k, got) in refined.iter().enumerate() {
+            // Inside the block centres the affine function is reproduced; beyond them the
+            // nearest centre's value is kept.
+            let (r, c) = (rows[k / 6].clamp(0.5, 6.0), cols[k % 6].clamp(0.5, 4.5));
+            assert!(
+                (got - affine(r, c)).abs() < 1e-12,
+                "cell {k}: {got} vs {}",
+                affine(r, c)
+            );
         }
     }
 
