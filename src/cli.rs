@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 
 use imgdist::load::{DEFAULT_MAX_PIXELS, load_mask};
 use imgdist::metric::emd::{Level, Round};
+use imgdist::metric::sinkhorn::{Problem, Status};
 use imgdist::metric::{Angles, EmdPlan, Extras, Ground, Progress, SlicedParams};
 use imgdist::report::{Report, format_value};
 use imgdist::{LoadOptions, Mask, MetricKind, Params, Settings, Source, load};
@@ -147,15 +148,25 @@ struct Config {
 }
 
 /// Writes progress lines to standard error: one per column-generation round or grid-flow level
-/// of the exact EMD, and for sliced Wasserstein the directions done, once a second when it runs longer than that.
+/// of the exact EMD, and for sliced Wasserstein the directions done, for sinkhorn the latest
+/// iteration, once a second when they run longer than that.
 #[derive(Default)]
 struct ProgressLines {
     /// When the current sliced computation started, and when its last line was written.
     sliced: Mutex<Option<(Instant, Option<Instant>)>>,
+    /// When the first sinkhorn iteration ended (the command line computes one pair), and when
+    /// the last line was written.
+    sinkhorn: Mutex<Option<(Instant, Option<Instant>)>>,
 }
 
-/// Sliced progress is shown from this long on, and no more often.
-const SLICED_LINE_EVERY: Duration = Duration::from_secs(1);
+/// Sliced and sinkhorn progress is shown from this long on, and no more often.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(1);
+
+/// `v` rounded to four significant digits, written as briefly as possible (`31.25`, `0.01`).
+fn four_digits(v: f64) -> String {
+    let rounded: f64 = format!("{v:.3e}").parse().unwrap_or(v);
+    rounded.to_string()
+}
 
 impl Progress for ProgressLines {
     fn emd_round(&self, r: &Round) {
@@ -185,8 +196,8 @@ impl Progress for ProgressLines {
         };
         // Once lines are shown, the last one says that the work is done.
         let due = match last {
-            None => now - start >= SLICED_LINE_EVERY,
-            Some(last) => now - last >= SLICED_LINE_EVERY || done == total,
+            None => now - start >= PROGRESS_LINE_EVERY,
+            Some(last) => now - last >= PROGRESS_LINE_EVERY || done == total,
         };
         if due {
             *clock = Some((start, Some(now)));
@@ -196,6 +207,43 @@ impl Progress for ProgressLines {
             );
         }
     }
+
+    fn sinkhorn_iteration(&self, problem: Problem, s: &Status) {
+        let now = Instant::now();
+        let mut clock = self.sinkhorn.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, last) = *clock.get_or_insert((now, None));
+        if now - last.unwrap_or(start) < PROGRESS_LINE_EVERY {
+            return;
+        }
+        *clock = Some((start, Some(now)));
+        eprintln!("{}", sinkhorn_line(problem, s, now - start));
+    }
+}
+
+/// The progress line of a sinkhorn iteration, `elapsed` after the first.
+fn sinkhorn_line(problem: Problem, s: &Status, elapsed: Duration) -> String {
+    let [(ra, ca), (rb, cb)] = s.shapes;
+    let grids = if s.shapes[0] == s.shapes[1] {
+        format!("{ra}×{ca} grid")
+    } else {
+        format!("{ra}×{ca} and {rb}×{cb} grids")
+    };
+    let warm = match s.coarsening {
+        0 => String::new(),
+        k => format!(" (warm start, 1/{} scale)", 1u64 << k.min(63)),
+    };
+    let error = if s.marginal_error.is_finite() {
+        format!(", marginal error {:.1e}", s.marginal_error)
+    } else {
+        String::new()
+    };
+    format!(
+        "imgdist: sinkhorn {}: {grids}{warm}, ε {}, {} iterations{error}, {:.1} s",
+        problem.as_str(),
+        four_digits(s.eps),
+        s.iterations,
+        elapsed.as_secs_f64()
+    )
 }
 
 fn parse_max(spec: &str) -> Result<(MetricKind, f64)> {
@@ -563,5 +611,33 @@ mod tests {
         // An internal error not raised by the latest panic names no place.
         let other = internal_error_text("capacity overflow");
         assert!(!other.contains(" at "), "{other}");
+    }
+
+    #[test]
+    fn sinkhorn_progress_lines_name_the_problem_grid_stage_and_error() {
+        let warm = Status {
+            coarsening: 2,
+            shapes: [(75, 75), (64, 80)],
+            eps: 7688.0 / 16.0,
+            iterations: 2,
+            marginal_error: f64::INFINITY,
+        };
+        assert_eq!(
+            sinkhorn_line(Problem::Ab, &warm, Duration::from_millis(1300)),
+            "imgdist: sinkhorn ab: 75×75 and 64×80 grids (warm start, 1/4 scale), ε 480.5, \
+             2 iterations, 1.3 s"
+        );
+        let fine = Status {
+            coarsening: 0,
+            shapes: [(299, 299); 2],
+            eps: 0.1 * 0.1,
+            iterations: 1234,
+            marginal_error: 3.2e-5,
+        };
+        assert_eq!(
+            sinkhorn_line(Problem::Bb, &fine, Duration::from_secs(61)),
+            "imgdist: sinkhorn bb: 299×299 grid, ε 0.01, 1234 iterations, marginal error 3.2e-5, \
+             61.0 s"
+        );
     }
 }

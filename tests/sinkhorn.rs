@@ -9,7 +9,7 @@ use common::{assert_rel, mass, reference};
 use imgdist::metric::emd::{Ground, emd};
 use imgdist::metric::sinkhorn::{SinkhornParams, ot_eps, ot_eps_self};
 use imgdist::metric::{Details, MetricKind, Params};
-use imgdist::ot::sinkhorn::{Grid, Options, plan_cost, solve, solve_symmetric};
+use imgdist::ot::sinkhorn::{Grid, Options, Status, plan_cost, solve, solve_symmetric};
 
 /// A small deterministic generator (xorshift64*), so that the cases need no seed plumbing.
 struct Rng(u64);
@@ -132,12 +132,12 @@ fn separable_solver_equals_a_dense_sinkhorn_on_random_grids() {
             points(&b_rows, &b_cols, &b_w),
         );
         let what = format!("case {case}, ε {eps}");
-        let fast = solve(a, b, &tight(eps)).unwrap();
+        let fast = solve(a, b, &tight(eps), |_| {}).unwrap();
         let (value, cost) = dense(&pa, &pb, eps);
         assert_rel(fast.value, value, 1e-11, &format!("OT_ε(a, b), {what}"));
         let sharp = plan_cost(a, b, &fast.f, &fast.g, eps);
         assert_rel(sharp, cost, 1e-9, &format!("⟨π, C⟩, {what}"));
-        let sym = solve_symmetric(a, &tight(eps)).unwrap();
+        let sym = solve_symmetric(a, &tight(eps), |_| {}).unwrap();
         let (value, _) = dense(&pa, &pa, eps);
         assert_rel(sym.value, value, 1e-11, &format!("OT_ε(a, a), {what}"));
         // Zero-weight cells keep finite potentials.
@@ -184,6 +184,7 @@ fn a_dirac_against_anything_costs_the_mean_squared_distance() {
                     weights: &gb,
                 },
                 &opts,
+                |_| {},
             )
             .unwrap();
             let along_col = solve(
@@ -198,6 +199,7 @@ fn a_dirac_against_anything_costs_the_mean_squared_distance() {
                     weights: &ga,
                 },
                 &opts,
+                |_| {},
             )
             .unwrap();
             let what = format!("δ at {x}, ε {eps}");
@@ -274,6 +276,7 @@ fn two_point_masses_match_the_closed_form_plan() {
                     weights: &wb,
                 },
                 &opts,
+                |_| {},
             )
             .unwrap();
             assert_rel(
@@ -406,6 +409,7 @@ fn downscaled_cells_sit_at_block_centres() {
             tol: 1e-9,
             ..Options::new(4.0)
         },
+        |_| {},
     )
     .unwrap()
     .value;
@@ -442,8 +446,163 @@ fn the_iteration_cap_is_an_error_not_a_number() {
             weights: &bw,
         },
         &opts,
+        |_| {},
     )
     .unwrap_err()
     .to_string();
     assert!(err.contains("cap of 30"), "{err}");
+}
+
+/// Checks the progress reports of one solve against its solution: the warm starts' grids come
+/// first, coarsest first; the reports on each grid count its iterations 1, 2, 3, … over stages
+/// of decreasing `ε` that end at the requested one; the marginal error is measured at the last
+/// stage only; the given grids' count ends at the solution's. Returns the reports per grid.
+#[track_caller]
+fn check_reports(
+    reports: &[Status],
+    solution: &imgdist::ot::sinkhorn::Solution,
+    eps: f64,
+    what: &str,
+) -> Vec<Vec<Status>> {
+    let mut grids: Vec<Vec<Status>> = Vec::new();
+    for r in reports {
+        match grids.last_mut() {
+            Some(g) if g[0].coarsening == r.coarsening => g.push(*r),
+            _ => grids.push(vec![*r]),
+        }
+    }
+    let order: Vec<usize> = grids.iter().map(|g| g[0].coarsening).collect();
+    let want: Vec<usize> = (0..grids.len()).rev().collect();
+    assert_eq!(order, want, "{what}: coarsenings, coarsest first");
+    for g in &grids {
+        let k = g[0].coarsening;
+        let counts: Vec<u64> = g.iter().map(|r| r.iterations).collect();
+        let want: Vec<u64> = (1..=g.len() as u64).collect();
+        assert_eq!(counts, want, "{what}: iterations at coarsening {k}");
+        assert!(
+            g.iter().all(|r| r.shapes == g[0].shapes),
+            "{what}: one problem at coarsening {k}"
+        );
+        assert!(
+            g.windows(2).all(|w| w[1].eps <= w[0].eps),
+            "{what}: ε grows at coarsening {k}"
+        );
+        let last = g.last().unwrap();
+        assert_eq!(last.eps, eps, "{what}: last stage at coarsening {k}");
+        assert!(
+            last.marginal_error.is_finite(),
+            "{what}: tested at coarsening {k}"
+        );
+        assert!(
+            g.iter()
+                .all(|r| r.eps == eps || r.marginal_error == f64::INFINITY),
+            "{what}: marginal error before the last stage at coarsening {k}"
+        );
+    }
+    let fine = grids.last().unwrap();
+    assert_eq!(
+        fine.last().unwrap().iterations,
+        solution.iterations,
+        "{what}"
+    );
+    grids
+}
+
+#[test]
+fn the_solvers_report_every_iteration_on_every_grid() {
+    // Two blobs 24 cells apart on 64×64 grids: one warm start on their 32×32 block sums,
+    // which starts from ε-scaling.
+    let side = line(64);
+    let blob = |r0: f64, c0: f64| -> Vec<f64> {
+        let w: Vec<f64> = side
+            .iter()
+            .flat_map(|&r| side.iter().map(move |&c| (r, c)))
+            .map(|(r, c)| (-((r - r0).powi(2) + (c - c0).powi(2)) / 50.0).exp())
+            .collect();
+        let total: f64 = w.iter().sum();
+        w.iter().map(|v| v / total).collect()
+    };
+    let (wa, wb) = (blob(20.0, 20.0), blob(44.0, 44.0));
+    let (a, b) = (
+        Grid {
+            rows: &side,
+            cols: &side,
+            weights: &wa,
+        },
+        Grid {
+            rows: &side,
+            cols: &side,
+            weights: &wb,
+        },
+    );
+    let eps = 2.0;
+    let opts = Options {
+        tol: 1e-9,
+        ..Options::new(eps)
+    };
+    let mut reports = Vec::new();
+    let got = solve(a, b, &opts, |s| reports.push(*s)).unwrap();
+    assert_eq!(
+        got,
+        solve(a, b, &opts, |_| {}).unwrap(),
+        "reports change nothing"
+    );
+    let grids = check_reports(&reports, &got, eps, "OT_ε(a, b)");
+    assert_eq!(grids.len(), 2, "one warm start");
+    assert_eq!(grids[0][0].shapes, [(32, 32); 2]);
+    assert_eq!(grids[1][0].shapes, [(64, 64); 2]);
+    assert!(
+        grids[0][0].eps > eps,
+        "the warm start scales ε: {}",
+        grids[0][0].eps
+    );
+    assert!(
+        grids[1].len() >= 20,
+        "many iterations on the given grids: {}",
+        grids[1].len()
+    );
+
+    let mut reports = Vec::new();
+    let got = solve_symmetric(a, &opts, |s| reports.push(*s)).unwrap();
+    assert_eq!(got, solve_symmetric(a, &opts, |_| {}).unwrap(), "symmetric");
+    let grids = check_reports(&reports, &got, eps, "OT_ε(a, a)");
+    assert_eq!(grids.len(), 2, "symmetric: one warm start");
+    assert_eq!(got.marginal_error, reports.last().unwrap().marginal_error);
+}
+
+#[test]
+fn the_metric_reports_every_iteration_of_its_three_problems() {
+    use imgdist::metric::Progress;
+    use imgdist::metric::sinkhorn::Problem;
+    use std::sync::Mutex;
+    struct Seen(Mutex<Vec<(Problem, Status)>>);
+    impl Progress for Seen {
+        fn sinkhorn_iteration(&self, problem: Problem, status: &Status) {
+            self.0.lock().unwrap().push((problem, *status));
+        }
+    }
+    let (a, b) = (mass("camera_32.png"), mass("coins_32.png"));
+    let metric = MetricKind::Sinkhorn.build(&Params::default()).unwrap();
+    let seen = Seen(Mutex::default());
+    let m = metric.compute_observed(&a, &b, &seen).unwrap();
+    assert_eq!(m.value, metric.compute(&a, &b).unwrap().value);
+    let Details::Sinkhorn(d) = &m.details else {
+        panic!("sinkhorn details")
+    };
+    let seen = seen.0.into_inner().unwrap();
+    let solved = d.iterations_per_problem;
+    for (problem, want) in [
+        (Problem::Ab, solved.ab),
+        (Problem::Aa, solved.aa.unwrap()),
+        (Problem::Bb, solved.bb.unwrap()),
+    ] {
+        let counts: Vec<u64> = seen
+            .iter()
+            .filter(|(p, _)| *p == problem)
+            .map(|(_, s)| s.iterations)
+            .collect();
+        assert_eq!(counts, (1..=want).collect::<Vec<_>>(), "{problem:?}");
+    }
+    assert!(solved.ab >= 100, "a long problem: {solved:?}");
+    assert_eq!(seen[0].0, Problem::Ab, "a against b first");
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use imgdist::error::catch_panic;
 use imgdist::load::{self as loader, DEFAULT_MAX_PIXELS, LoadOptions, Source};
 use imgdist::metric::emd::{Level, Round, Sparse};
+use imgdist::metric::sinkhorn::{Problem, Status};
 use imgdist::metric::{
     Angles, EmdPlan, Extras, Ground, Measurement, MetricKind, Params, Progress, SlicedParams,
 };
@@ -377,9 +378,10 @@ fn pool(py: Python<'_>, jobs: Option<i64>) -> PyResult<Option<Arc<rayon::ThreadP
 /// Lets Ctrl-C stop a long computation. Python runs signal handlers only on its main thread,
 /// and only with the GIL; so the thread that called takes the GIL back for a moment, at most
 /// every few milliseconds, to run them: either from the library's progress reports (each EMD
-/// round, each fraction of a second of sliced directions) when it computes itself, or while it
-/// waits for a pool that computes (see [`detached`]). An exception a handler raises
-/// (`KeyboardInterrupt`) is kept, and the computation unwinds at its next progress report.
+/// round, each fraction of a second of sliced directions, each Sinkhorn iteration) when it
+/// computes itself, or while it waits for a pool that computes (see [`detached`]). An
+/// exception a handler raises (`KeyboardInterrupt`) is kept, and the computation unwinds at
+/// its next progress report.
 struct Interrupt {
     caller: std::thread::ThreadId,
     start: Instant,
@@ -446,6 +448,10 @@ impl Progress for Interrupt {
     fn sliced_directions(&self, _: usize, _: usize) {
         self.check();
     }
+
+    fn sinkhorn_iteration(&self, _: Problem, _: &Status) {
+        self.check();
+    }
 }
 
 /// When the calling thread waits for a pool rather than computing itself (see [`detached`]).
@@ -457,7 +463,9 @@ enum Watch {
     /// `sliced` or `emd`, whose progress reports on the calling thread are otherwise enough.
     OffThread,
     /// Always, unless the calling thread is its own pool: many pairs, which the calling
-    /// thread never computes itself.
+    /// thread never computes itself; `sinkhorn`, whose debiased value solves its two
+    /// symmetric problems side by side on the pool (`rayon::join` from a thread outside the
+    /// pool waits without reporting).
     Always,
 }
 
@@ -628,10 +636,12 @@ struct Entropic {
     tol: f64,
 }
 
-/// How [`detached`] watches one pair of these metrics: only `sliced` and `emd` run long enough
-/// to stop, and report progress where they may.
+/// How [`detached`] watches one pair of these metrics: only `sliced`, `emd` and `sinkhorn` run
+/// long enough to stop, and report progress where they may (see [`Watch`]).
 fn long_running(metrics: &[MetricKind]) -> Watch {
-    if metrics
+    if metrics.contains(&MetricKind::Sinkhorn) {
+        Watch::Always
+    } else if metrics
         .iter()
         .any(|k| matches!(k, MetricKind::Sliced | MetricKind::Emd))
     {

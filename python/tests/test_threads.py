@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import imgdist
@@ -248,6 +249,73 @@ def test_ctrl_c_stops_a_long_call(call, jobs):
     elapsed = time.perf_counter() - started
     assert elapsed < 5, f"interrupted after {elapsed:.1f} s"
     assert imgdist.sliced(a, b, proj=4, jobs=jobs) == imgdist.sliced(a, b, proj=4)
+
+
+@pytest.mark.parametrize("jobs", [None, 1, 2])
+@pytest.mark.parametrize("call", ["sinkhorn", "compare", "pairwise"])
+def test_ctrl_c_stops_a_long_sinkhorn(call, jobs):
+    """KeyboardInterrupt reaches sinkhorn at its next iteration, in a warm start or on the
+    given grids, in the debiased problems too: a 128² pair at blur 1 takes many seconds, the
+    interrupt a small fraction of one."""
+    a = imgdist.load(data("camera_128.png"))
+    b = imgdist.load(data("coins_128.png"))
+    fired: list[float] = []
+
+    def interrupt() -> None:
+        fired.append(time.perf_counter())
+        _thread.interrupt_main()
+
+    timer = threading.Timer(0.3, interrupt)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if call == "sinkhorn":
+                imgdist.sinkhorn(a, b, blur=1.0, jobs=jobs)
+            elif call == "compare":
+                imgdist.compare(a, b, "sinkhorn", blur=1.0, jobs=jobs)
+            else:
+                imgdist.pairwise([a, b, a.T, b.T], "sinkhorn", blur=1.0, jobs=jobs)
+    finally:
+        timer.cancel()
+    stopped = time.perf_counter()
+    assert fired, f"the call ended after {stopped - started:.1f} s, before the interrupt"
+    latency = stopped - fired[0]
+    print(f"{call}, jobs={jobs}: stopped {latency * 1000:.0f} ms after the interrupt")
+    assert latency < 1.0, f"interrupted after {latency:.2f} s"
+    small_a, small_b = data("camera_32.png"), data("coins_32.png")
+    assert imgdist.sinkhorn(small_a, small_b, jobs=jobs) == imgdist.sinkhorn(small_a, small_b)
+
+
+@pytest.mark.parametrize("jobs", [None, 1, 2])
+def test_ctrl_c_stops_sinkhorn_in_its_debiasing_problems(jobs):
+    """Against a single point, OT_ε(a, b) takes a few iterations and OT_ε(a, a) of a 512² image
+    seconds: the interrupt comes in OT_ε(a, a), which runs beside OT_ε(b, b) on the pool
+    (`rayon::join`), and stops it at its next iteration too."""
+    a = imgdist.load(data("camera_512.png"))
+    point = np.ones((1, 1))
+    started = time.perf_counter()
+    imgdist.sinkhorn(a, point, debias=False, jobs=jobs)
+    ab = time.perf_counter() - started
+    fired: list[float] = []
+
+    def interrupt() -> None:
+        fired.append(time.perf_counter())
+        _thread.interrupt_main()
+
+    timer = threading.Timer(ab + 0.1, interrupt)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            imgdist.sinkhorn(a, point, jobs=jobs)
+    finally:
+        timer.cancel()
+    stopped = time.perf_counter()
+    assert fired, f"the call ended after {stopped - started:.1f} s, before the interrupt"
+    latency = stopped - fired[0]
+    print(f"jobs={jobs}: OT_ε(a, b) {ab:.2f} s; stopped {latency * 1000:.0f} ms after the interrupt")
+    assert latency < 1.0, f"interrupted after {latency:.2f} s"
 
 
 def test_load_takes_jobs_too():

@@ -46,7 +46,8 @@ pub trait Metric: Send + Sync {
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement>;
 
     /// [`Metric::compute`], telling `progress` how a long computation advances (the exact EMD
-    /// reports each column-generation round). The value is the same as without it.
+    /// reports each column-generation round, sinkhorn each iteration). The value is the same as
+    /// without it.
     ///
     /// # Errors
     /// As [`Metric::compute`].
@@ -74,6 +75,14 @@ pub trait Progress: Sync {
     /// after every fraction of a second of work or so (at once for small inputs).
     fn sliced_directions(&self, done: usize, total: usize) {
         let _ = (done, total);
+    }
+
+    /// Sinkhorn finished an iteration of `problem`, on its grids or on those of a coarse warm
+    /// start (see [`sinkhorn::Status`]). `OT_ε(a, b)` reports from the thread that asked for the
+    /// value; the debiased value then solves `OT_ε(a, a)` and `OT_ε(b, b)` side by side
+    /// (`rayon::join`), whose reports may come from other threads, two at once.
+    fn sinkhorn_iteration(&self, problem: sinkhorn::Problem, status: &sinkhorn::Status) {
+        let _ = (problem, status);
     }
 }
 

@@ -21,7 +21,8 @@
 //! only terms provably below rounding, with ε-scaling from the grid's diameter down to `blur`.
 //! Memory is O(N); time grows as the blur shrinks (more iterations at small `ε`). The iterations
 //! stop when the L1 error of the plan's marginal is at most `tol`; reaching the iteration cap is
-//! an error, never a number.
+//! an error, never a number. Every iteration of every problem is a progress report
+//! ([`Progress::sinkhorn_iteration`]).
 //!
 //! References: Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport" (2013);
 //! Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized transport problems"
@@ -32,10 +33,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Details, Measurement, Metric, MetricKind, MetricParams};
+use super::{Details, Measurement, Metric, MetricKind, MetricParams, Progress};
 use crate::error::{Error, Result};
 use crate::mass::Mass;
 use crate::ot::sinkhorn::{self as solver, Grid, Options};
+
+pub use crate::ot::sinkhorn::Status;
 
 /// Default blur, in pixels (`ε = 1`).
 pub const DEFAULT_BLUR: f64 = 1.0;
@@ -122,6 +125,28 @@ pub struct Iterations {
     pub bb: Option<u64>,
 }
 
+/// One of the transport problems of the divergence, as progress reports name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// `OT_ε(a, b)`; also the one symmetric problem of equal masses.
+    Ab,
+    /// `OT_ε(a, a)` (debiased only).
+    Aa,
+    /// `OT_ε(b, b)` (debiased only).
+    Bb,
+}
+
+impl Problem {
+    /// `"ab"`, `"aa"` or `"bb"`, as the JSON details name the problems' iterations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::Ab => "ab",
+            Problem::Aa => "aa",
+            Problem::Bb => "bb",
+        }
+    }
+}
+
 /// The Sinkhorn divergence metric.
 #[derive(Debug, Clone)]
 pub struct Sinkhorn {
@@ -153,7 +178,7 @@ fn grid(m: &Mass) -> Grid<'_> {
 /// # Errors
 /// [`Error::Solver`] when the iterations reach their cap.
 pub fn ot_eps(a: &Mass, b: &Mass, params: &SinkhornParams) -> Result<solver::Solution> {
-    Ok(solver::solve(grid(a), grid(b), &options(params))?)
+    Ok(solver::solve(grid(a), grid(b), &options(params), |_| {})?)
 }
 
 /// `OT_ε(a, a)`, by the symmetric update.
@@ -161,7 +186,7 @@ pub fn ot_eps(a: &Mass, b: &Mass, params: &SinkhornParams) -> Result<solver::Sol
 /// # Errors
 /// [`Error::Solver`] when the iterations reach their cap.
 pub fn ot_eps_self(a: &Mass, params: &SinkhornParams) -> Result<solver::Solution> {
-    Ok(solver::solve_symmetric(grid(a), &options(params))?)
+    Ok(solver::solve_symmetric(grid(a), &options(params), |_| {})?)
 }
 
 fn options(params: &SinkhornParams) -> Options {
@@ -183,15 +208,28 @@ impl Metric for Sinkhorn {
     }
 
     fn compute(&self, a: &Mass, b: &Mass) -> Result<Measurement> {
+        self.compute_observed(a, b, &())
+    }
+
+    fn compute_observed(&self, a: &Mass, b: &Mass, progress: &dyn Progress) -> Result<Measurement> {
         let start = Instant::now();
         let p = &self.params;
+        let opts = options(p);
+        let solve = |x: &Mass, y: &Mass, problem: Problem| -> Result<solver::Solution> {
+            let report = |s: &Status| progress.sinkhorn_iteration(problem, s);
+            Ok(solver::solve(grid(x), grid(y), &opts, report)?)
+        };
+        let solve_self = |x: &Mass, problem: Problem| -> Result<solver::Solution> {
+            let report = |s: &Status| progress.sinkhorn_iteration(problem, s);
+            Ok(solver::solve_symmetric(grid(x), &opts, report)?)
+        };
         // Equal masses are one symmetric problem: solved once, it is all three, and S_ε is
         // exactly 0.
         let same = a.same_grid(b) && a.as_slice() == b.as_slice();
         let ab = if same {
-            ot_eps_self(a, p)?
+            solve_self(a, Problem::Ab)?
         } else {
-            ot_eps(a, b, p)?
+            solve(a, b, Problem::Ab)?
         };
         let sharp_cost = solver::plan_cost(grid(a), grid(b), &ab.f, &ab.g, p.eps);
         let (divergence, aa, bb) = if p.debias {
@@ -200,7 +238,8 @@ impl Metric for Sinkhorn {
                 solved.iterations = 0;
                 (solved.clone(), solved)
             } else {
-                let (aa, bb) = rayon::join(|| ot_eps_self(a, p), || ot_eps_self(b, p));
+                let (aa, bb) =
+                    rayon::join(|| solve_self(a, Problem::Aa), || solve_self(b, Problem::Bb));
                 (aa?, bb?)
             };
             let s = ab.value - 0.5 * aa.value - 0.5 * bb.value;

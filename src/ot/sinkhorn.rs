@@ -56,6 +56,10 @@
 //! without weight yields `−∞` and is skipped in the next pass. Potentials stay finite on every
 //! cell.
 //!
+//! **Progress.** Both solvers report a [`Status`] after every iteration, on every grid of the
+//! warm start and at every stage, so that a caller can show how a long solve advances or stop
+//! it (by unwinding from the report); the reports do not change the iterations.
+//!
 //! Every result comes from iterations that met the tolerance; reaching
 //! [`Options::max_iterations`] is [`Error::SinkhornCap`].
 
@@ -79,6 +83,10 @@ pub struct Grid<'a> {
 impl Grid<'_> {
     fn len(&self) -> usize {
         self.rows.len() * self.cols.len()
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        (self.rows.len(), self.cols.len())
     }
 
     fn check(&self) {
@@ -147,22 +155,64 @@ pub struct Solution {
     pub marginal_error: f64,
 }
 
-/// Solves `OT_ε(a, b)`.
+/// Where a solve stands, for progress reports: [`solve`] and [`solve_symmetric`] give one
+/// after every iteration, on the grids of each coarse-to-fine warm start (coarsest first) and
+/// then on the given grids.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Status {
+    /// How many times the given grids were halved into 2×2-block sums for the problem being
+    /// iterated: 0 for the given grids.
+    pub coarsening: usize,
+    /// Rows and columns of the problem's two grids (the same twice for a symmetric problem).
+    pub shapes: [(usize, usize); 2],
+    /// `ε` of the current stage (the requested `ε` at the last stage).
+    pub eps: f64,
+    /// Iterations on this problem's grids so far, over all its stages, this one included: the
+    /// reports on one grid count 1, 2, 3, … up to the [`Solution::iterations`] it returns.
+    pub iterations: u64,
+    /// The L1 error of the plan's row marginal at the last test, `+∞` before the first (only
+    /// the last stage tests it).
+    pub marginal_error: f64,
+}
+
+/// Solves `OT_ε(a, b)`, calling `progress` after every iteration (see [`Status`]).
 ///
 /// # Errors
 /// [`Error::SinkhornCap`] when the tolerance is not met within `max_iterations`.
 ///
 /// # Panics
 /// If coordinates do not increase or the weights do not match the grid.
-pub fn solve(a: Grid, b: Grid, opts: &Options) -> Result<Solution> {
+pub fn solve(
+    a: Grid,
+    b: Grid,
+    opts: &Options,
+    mut progress: impl FnMut(&Status),
+) -> Result<Solution> {
+    solve_at(a, b, opts, 0, &mut progress)
+}
+
+/// [`solve`] on grids `coarsening` halvings below those the caller gave.
+fn solve_at(
+    a: Grid,
+    b: Grid,
+    opts: &Options,
+    coarsening: usize,
+    progress: &mut dyn FnMut(&Status),
+) -> Result<Solution> {
     a.check();
     b.check();
     let (la, lb) = (logs(a.weights), logs(b.weights));
     let warm = if refinable(&a) && refinable(&b) {
         let (ca, cb) = (Coarse::of(&a), Coarse::of(&b));
-        solve(ca.grid(), cb.grid(), &coarse_options(opts))
-            .ok()
-            .map(|s| ca.refine(&s.f, &a))
+        solve_at(
+            ca.grid(),
+            cb.grid(),
+            &coarse_options(opts),
+            coarsening + 1,
+            progress,
+        )
+        .ok()
+        .map(|s| ca.refine(&s.f, &a))
     } else {
         None
     };
@@ -231,6 +281,13 @@ pub fn solve(a: Grid, b: Grid, opts: &Options) -> Result<Solution> {
             relax(&mut f, &ft, omega);
             iterations += 1;
             k += 1;
+            progress(&Status {
+                coarsening,
+                shapes: [a.shape(), b.shape()],
+                eps,
+                iterations,
+                marginal_error: error,
+            });
         }
     }
     unreachable!("the last stage returns or fails")
@@ -267,19 +324,34 @@ fn relax(p: &mut [f64], t: &[f64], omega: f64) {
 }
 
 /// Solves the symmetric problem `OT_ε(a, a)` with the averaged update `f ← (f + f̃)/2`, which
-/// converges in few iterations (Feydy et al. 2019).
+/// converges in few iterations (Feydy et al. 2019), calling `progress` after every iteration
+/// (see [`Status`]).
 ///
 /// # Errors
 /// [`Error::SinkhornCap`] when the tolerance is not met within `max_iterations`.
 ///
 /// # Panics
 /// If coordinates do not increase or the weights do not match the grid.
-pub fn solve_symmetric(a: Grid, opts: &Options) -> Result<Solution> {
+pub fn solve_symmetric(
+    a: Grid,
+    opts: &Options,
+    mut progress: impl FnMut(&Status),
+) -> Result<Solution> {
+    solve_symmetric_at(a, opts, 0, &mut progress)
+}
+
+/// [`solve_symmetric`] on a grid `coarsening` halvings below the one the caller gave.
+fn solve_symmetric_at(
+    a: Grid,
+    opts: &Options,
+    coarsening: usize,
+    progress: &mut dyn FnMut(&Status),
+) -> Result<Solution> {
     a.check();
     let la = logs(a.weights);
     let warm = if refinable(&a) {
         let ca = Coarse::of(&a);
-        solve_symmetric(ca.grid(), &coarse_options(opts))
+        solve_symmetric_at(ca.grid(), &coarse_options(opts), coarsening + 1, progress)
             .ok()
             .map(|s| ca.refine(&s.f, &a))
     } else {
@@ -305,16 +377,23 @@ pub fn solve_symmetric(a: Grid, opts: &Options) -> Result<Solution> {
             k += 1;
             if last {
                 error = marginal_error(a.weights, &f, &ft, eps);
-                if error <= opts.tol {
-                    let value = 2.0 * dot(a.weights, &f);
-                    return Ok(Solution {
-                        value,
-                        g: f.clone(),
-                        f,
-                        iterations,
-                        marginal_error: error,
-                    });
-                }
+            }
+            progress(&Status {
+                coarsening,
+                shapes: [a.shape(); 2],
+                eps,
+                iterations,
+                marginal_error: error,
+            });
+            if last && error <= opts.tol {
+                let value = 2.0 * dot(a.weights, &f);
+                return Ok(Solution {
+                    value,
+                    g: f.clone(),
+                    f,
+                    iterations,
+                    marginal_error: error,
+                });
             }
             for (x, y) in f.iter_mut().zip(&ft) {
                 *x = 0.5 * (*x + y);
