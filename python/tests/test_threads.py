@@ -251,6 +251,28 @@ def test_ctrl_c_stops_a_long_call(call, jobs):
     assert imgdist.sliced(a, b, proj=4, jobs=jobs) == imgdist.sliced(a, b, proj=4)
 
 
+def interrupt_latency(delay: float, call) -> float:
+    """Runs `call`, which must raise KeyboardInterrupt once Python's main thread is interrupted
+    `delay` seconds in; returns how long after the interrupt it stopped."""
+    fired: list[float] = []
+
+    def interrupt() -> None:
+        fired.append(time.perf_counter())
+        _thread.interrupt_main()
+
+    timer = threading.Timer(delay, interrupt)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call()
+    finally:
+        timer.cancel()
+    stopped = time.perf_counter()
+    assert fired, f"the call ended after {stopped - started:.1f} s, before the interrupt"
+    return stopped - fired[0]
+
+
 @pytest.mark.parametrize("jobs", [None, 1, 2])
 @pytest.mark.parametrize("call", ["sinkhorn", "compare", "pairwise"])
 def test_ctrl_c_stops_a_long_sinkhorn(call, jobs):
@@ -259,28 +281,12 @@ def test_ctrl_c_stops_a_long_sinkhorn(call, jobs):
     interrupt a small fraction of one."""
     a = imgdist.load(data("camera_128.png"))
     b = imgdist.load(data("coins_128.png"))
-    fired: list[float] = []
-
-    def interrupt() -> None:
-        fired.append(time.perf_counter())
-        _thread.interrupt_main()
-
-    timer = threading.Timer(0.3, interrupt)
-    started = time.perf_counter()
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            if call == "sinkhorn":
-                imgdist.sinkhorn(a, b, blur=1.0, jobs=jobs)
-            elif call == "compare":
-                imgdist.compare(a, b, "sinkhorn", blur=1.0, jobs=jobs)
-            else:
-                imgdist.pairwise([a, b, a.T, b.T], "sinkhorn", blur=1.0, jobs=jobs)
-    finally:
-        timer.cancel()
-    stopped = time.perf_counter()
-    assert fired, f"the call ended after {stopped - started:.1f} s, before the interrupt"
-    latency = stopped - fired[0]
+    calls = {
+        "sinkhorn": lambda: imgdist.sinkhorn(a, b, blur=1.0, jobs=jobs),
+        "compare": lambda: imgdist.compare(a, b, "sinkhorn", blur=1.0, jobs=jobs),
+        "pairwise": lambda: imgdist.pairwise([a, b, a.T, b.T], "sinkhorn", blur=1.0, jobs=jobs),
+    }
+    latency = interrupt_latency(0.3, calls[call])
     print(f"{call}, jobs={jobs}: stopped {latency * 1000:.0f} ms after the interrupt")
     assert latency < 1.0, f"interrupted after {latency:.2f} s"
     small_a, small_b = data("camera_32.png"), data("coins_32.png")
@@ -297,23 +303,7 @@ def test_ctrl_c_stops_sinkhorn_in_its_debiasing_problems(jobs):
     started = time.perf_counter()
     imgdist.sinkhorn(a, point, debias=False, jobs=jobs)
     ab = time.perf_counter() - started
-    fired: list[float] = []
-
-    def interrupt() -> None:
-        fired.append(time.perf_counter())
-        _thread.interrupt_main()
-
-    timer = threading.Timer(ab + 0.1, interrupt)
-    started = time.perf_counter()
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            imgdist.sinkhorn(a, point, jobs=jobs)
-    finally:
-        timer.cancel()
-    stopped = time.perf_counter()
-    assert fired, f"the call ended after {stopped - started:.1f} s, before the interrupt"
-    latency = stopped - fired[0]
+    latency = interrupt_latency(ab + 0.1, lambda: imgdist.sinkhorn(a, point, jobs=jobs))
     print(f"jobs={jobs}: OT_ε(a, b) {ab:.2f} s; stopped {latency * 1000:.0f} ms after the interrupt")
     assert latency < 1.0, f"interrupted after {latency:.2f} s"
 
