@@ -228,9 +228,10 @@ fn sinkhorn_line(problem: Problem, s: &Status, elapsed: Duration) -> String {
     } else {
         format!("{ra}×{ca} and {rb}×{cb} grids")
     };
-    let warm = match s.coarsening {
-        0 => String::new(),
-        k => format!(" (warm start, 1/{} scale)", 1u64 << k.min(63)),
+    let warm = match (s.coarsening, s.correction) {
+        (0, _) => String::new(),
+        (k, false) => format!(" (warm start, 1/{} scale)", 1u64 << k.min(63)),
+        (k, true) => format!(" (multigrid correction, 1/{} scale)", 1u64 << k.min(63)),
     };
     let error = if s.marginal_error.is_finite() {
         format!(", marginal error {:.1e}", s.marginal_error)
@@ -621,6 +622,7 @@ mod tests {
             eps: 7688.0 / 16.0,
             iterations: 2,
             marginal_error: f64::INFINITY,
+            correction: false,
         };
         assert_eq!(
             sinkhorn_line(Problem::Ab, &warm, Duration::from_millis(1300)),
@@ -633,11 +635,25 @@ mod tests {
             eps: 0.1 * 0.1,
             iterations: 1234,
             marginal_error: 3.2e-5,
+            correction: false,
         };
         assert_eq!(
             sinkhorn_line(Problem::Bb, &fine, Duration::from_secs(61)),
             "imgdist: sinkhorn bb: 299×299 grid, ε 0.01, 1234 iterations, marginal error 3.2e-5, \
              61.0 s"
+        );
+        let correction = Status {
+            coarsening: 1,
+            shapes: [(150, 150); 2],
+            eps: 4.0,
+            iterations: 7,
+            marginal_error: 2.5e-6,
+            correction: true,
+        };
+        assert_eq!(
+            sinkhorn_line(Problem::Ab, &correction, Duration::from_secs(2)),
+            "imgdist: sinkhorn ab: 150×150 grid (multigrid correction, 1/2 scale), ε 4, \
+             7 iterations, marginal error 2.5e-6, 2.0 s"
         );
     }
 }

@@ -34,7 +34,8 @@
 //! the sum. The result is the full sum up to floating-point rounding — the operator is not
 //! approximated, so neither the stopping test nor the value depends on the skipping.
 //!
-//! **Over-relaxation.** At the last stage both updates are over-relaxed,
+//! **Over-relaxation.** Where the last stage runs no multigrid cycles (and on the coarsest grid
+//! of a correction), both updates are over-relaxed,
 //! `g ← g + ω(T f − g)`, `f ← f + ω(T g − f)` (Thibault, Chizat, Dossal & Papadakis 2017), with
 //! `ω` raised from 1 towards the best value for the observed rate of convergence (Young's
 //! adaptive SOR). Every 10 iterations the marginal error of `f` and its exact
@@ -45,12 +46,28 @@
 //! requested `ε`, where it iterates until the tolerance is met (Kosowsky & Yuille 1994;
 //! Schmitzer 2019; Feydy et al. 2019). Potentials carry over between stages.
 //!
-//! **Coarse to fine.** Grids with at least 64 rows and columns first solve the same problem
-//! (same `ε`) between their 2×2-block sums, recursively, to a tolerance of 10⁻⁶, and start the
-//! last stage from that potential interpolated bilinearly between the block centres, instead
-//! of ε-scaling: the early stages, where `ε` is large and no term can be skipped, then run on
-//! small grids only.
-//! The warm start only changes where the iterations begin, never the test they must pass.
+//! **Multigrid.** Sinkhorn iterations remove an error that changes from cell to cell in a few
+//! steps, but an error that is smooth over the grid only slowly: the smaller `ε`, the slower.
+//! Where both grids have at least 16 rows and columns and neighbouring cells are at most
+//! `√(2ε)` apart, the last stage instead runs cycles of the full approximation scheme
+//! (Brandt 1977): test `f`, which gives the residual `r` of the row marginal; correct `f` by
+//! the solution of the same problem between the 2×2-block sums, started from the block means
+//! `F` of `f`, whose target row marginal is the coarse one of `F` plus the block sums of `r`
+//! (the change of that solution, interpolated bilinearly, is added to `f`); run 3 plain
+//! iterations. The coarse problem is solved, by the same method, to 1/20 of the fine error,
+//! at `ε` or at the squared distance between neighbouring blocks if that is larger, so that
+//! its plan still spreads over neighbouring blocks. Its fixed point is the fine problem's
+//! whatever its `ε`: a zero residual asks for no change. Each cycle divides the error by
+//! about 2 to 30; the slowly converging part is left to grids of a quarter, a sixteenth, …
+//! of the cells. Cycles that stop reducing the error hand over to over-relaxed iterations.
+//!
+//! **Coarse to fine.** Grids with at least 64 rows and columns first solve the problem between
+//! their 2×2-block sums (at the coarse `ε` of a multigrid correction), recursively, to a
+//! tolerance of 10⁻⁶, and start the last stage from that potential interpolated bilinearly
+//! between the block centres, instead of ε-scaling: the early stages, where `ε` is large and
+//! no term can be skipped, then run on small grids only.
+//! The warm start and the corrections only change the path of the iterations, never the test
+//! they must pass.
 //!
 //! **Zero weights.** Cells of weight 0 take part with `ln 0 = −∞` and are skipped; a grid line
 //! without weight yields `−∞` and is skipped in the next pass. Potentials stay finite on every
@@ -148,7 +165,7 @@ pub struct Solution {
     /// The potential on the second grid's cells (for a symmetric problem, equal to `f`).
     pub g: Vec<f64>,
     /// Iterations over all stages on the given grids (those of a coarse-to-fine warm start
-    /// on smaller grids are not counted).
+    /// or of multigrid corrections on smaller grids are not counted).
     pub iterations: u64,
     /// The L1 error of the plan's row marginal at the returned potentials (its column
     /// marginal is exact, or for a symmetric problem equal to the row marginal).
@@ -157,7 +174,7 @@ pub struct Solution {
 
 /// Where a solve stands, for progress reports: [`solve`] and [`solve_symmetric`] give one
 /// after every iteration, on the grids of each coarse-to-fine warm start (coarsest first) and
-/// then on the given grids.
+/// then on the given grids, with those of multigrid corrections in between.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Status {
     /// How many times the given grids were halved into 2×2-block sums for the problem being
@@ -173,6 +190,11 @@ pub struct Status {
     /// The L1 error of the plan's row marginal at the last test, `+∞` before the first (only
     /// the last stage tests it).
     pub marginal_error: f64,
+    /// Whether this is an iteration of the coarse problem of a multigrid correction (see
+    /// [`solve`]): such a problem's reports count its own iterations from 1, at its own `ε`
+    /// and coarsening, between two reports of the problem it corrects, and its iterations
+    /// are not counted in any [`Solution::iterations`].
+    pub correction: bool,
 }
 
 /// Solves `OT_ε(a, b)`, calling `progress` after every iteration (see [`Status`]).
@@ -201,13 +223,13 @@ fn solve_at(
 ) -> Result<Solution> {
     a.check();
     b.check();
-    let (la, lb) = (logs(a.weights), logs(b.weights));
+    let pair = Pair::new(a, b, coarsening, false);
     let warm = if refinable(&a) && refinable(&b) {
         let (ca, cb) = (Coarse::of(&a), Coarse::of(&b));
         solve_at(
             ca.grid(),
             cb.grid(),
-            &coarse_options(opts),
+            &coarse_options(opts, coarse_eps(&ca, &cb, opts.eps)),
             coarsening + 1,
             progress,
         )
@@ -216,81 +238,364 @@ fn solve_at(
     } else {
         None
     };
-    let stages = match warm {
-        Some(_) => vec![opts.eps],
-        None => schedule(diameter_sq(&a, &b), opts),
-    };
-    let mut f = warm.unwrap_or_else(|| vec![0.0; a.len()]);
-    let mut g = vec![0.0; b.len()];
-    let mut gt = vec![0.0; b.len()];
-    let mut ft = vec![0.0; a.len()];
     let mut iterations = 0;
-    let mut error = f64::INFINITY;
-    for (s, &eps) in stages.iter().enumerate() {
-        let last = s + 1 == stages.len();
-        let mut omega = 1.0;
-        // The error at the previous test, if ω has not changed since.
-        let mut previous: Option<f64> = None;
-        let mut k = 0;
-        while last || k < opts.stage_iterations {
-            // The test: the row marginal of `f` and its exact transform.
-            let tested = last && k % CHECK_EVERY == 0;
-            if tested {
-                soft_transform(&b, &a, &f, &la, eps, &mut gt);
-                soft_transform(&a, &b, &gt, &lb, eps, &mut ft);
-                error = marginal_error(a.weights, &f, &ft, eps);
-                if error <= opts.tol {
-                    let value = dot(a.weights, &f) + dot(b.weights, &gt);
-                    return Ok(Solution {
-                        value,
-                        f,
-                        g: gt,
-                        iterations,
-                        marginal_error: error,
-                    });
-                }
-            }
-            if tested {
-                if let Some(before) = previous {
-                    let next = adapt_relaxation(omega, before, error, opts.relaxation);
-                    if next != omega {
-                        omega = next;
-                        previous = None;
-                    } else {
-                        previous = Some(error);
+    let f = match warm {
+        Some(f) => f,
+        None => {
+            // ε-scaling: the stages before the last, a few plain iterations each.
+            let mut f = vec![0.0; a.len()];
+            let (mut g, mut ft) = (Vec::new(), Vec::new());
+            let stages = schedule(diameter_sq(&a, &b), opts);
+            for &eps in &stages[..stages.len() - 1] {
+                for _ in 0..opts.stage_iterations {
+                    if iterations >= opts.max_iterations {
+                        return Err(cap(opts, f64::INFINITY));
                     }
-                } else {
-                    previous = Some(error);
+                    soft_transform(&b, &a, &f, &pair.la, eps, &mut g);
+                    soft_transform(&a, &b, &g, &pair.lb, eps, &mut ft);
+                    std::mem::swap(&mut f, &mut ft);
+                    iterations += 1;
+                    progress(&pair.status(eps, iterations, f64::INFINITY));
                 }
             }
+            f
+        }
+    };
+    let target = Target::of(a.weights);
+    last_stage(&pair, &target, f, opts.tol, opts, iterations, progress)
+}
+
+/// The two grids of a problem, their log weights, and how many times they were halved.
+struct Pair<'a> {
+    a: Grid<'a>,
+    b: Grid<'a>,
+    la: Vec<f64>,
+    lb: Vec<f64>,
+    coarsening: usize,
+    /// Whether this is the coarse problem of a multigrid correction.
+    correction: bool,
+}
+
+impl<'a> Pair<'a> {
+    fn new(a: Grid<'a>, b: Grid<'a>, coarsening: usize, correction: bool) -> Pair<'a> {
+        Pair {
+            a,
+            b,
+            la: logs(a.weights),
+            lb: logs(b.weights),
+            coarsening,
+            correction,
+        }
+    }
+
+    fn status(&self, eps: f64, iterations: u64, marginal_error: f64) -> Status {
+        Status {
+            coarsening: self.coarsening,
+            shapes: [self.a.shape(), self.b.shape()],
+            eps,
+            iterations,
+            marginal_error,
+            correction: self.correction,
+        }
+    }
+
+    /// One Sinkhorn iteration's transforms from `f`: `g = T f` (exact column marginal), then
+    /// `ft = T g + shift`, the `f` whose row marginal is the target.
+    fn transforms(&self, f: &[f64], t: &Target, eps: f64, g: &mut Vec<f64>, ft: &mut Vec<f64>) {
+        soft_transform(&self.b, &self.a, f, &self.la, eps, g);
+        soft_transform(&self.a, &self.b, g, &self.lb, eps, ft);
+        t.shift_onto(ft);
+    }
+}
+
+/// The row marginal a last stage iterates towards: the first grid's weights, or on the coarser
+/// grids of a multigrid correction, other weights `t` of the same total, reached by shifting
+/// each `f` update by `ε·ln(t/a)`.
+struct Target {
+    weights: Vec<f64>,
+    /// `ε·ln(t/a)` on the cells of weight `a > 0`; `None` when `t = a`.
+    shift: Option<Vec<f64>>,
+}
+
+impl Target {
+    fn of(a: &[f64]) -> Target {
+        Target {
+            weights: a.to_vec(),
+            shift: None,
+        }
+    }
+
+    fn shift_onto(&self, ft: &mut [f64]) {
+        if let Some(s) = &self.shift {
+            for (x, s) in ft.iter_mut().zip(s) {
+                *x += s;
+            }
+        }
+    }
+}
+
+/// The last stage at `opts.eps`, from `f` until the row marginal is within `tol` of the target:
+/// by multigrid cycles where the grids are fine enough for `ε` (see [`multigrid`]), otherwise by
+/// over-relaxed Sinkhorn iterations.
+fn last_stage(
+    pair: &Pair,
+    target: &Target,
+    f: Vec<f64>,
+    tol: f64,
+    opts: &Options,
+    iterations: u64,
+    progress: &mut dyn FnMut(&Status),
+) -> Result<Solution> {
+    if multigrid_applies(pair, opts.eps) {
+        multigrid(pair, target, f, tol, opts, iterations, progress)
+    } else {
+        relaxed(pair, target, f, tol, opts, iterations, progress)
+    }
+}
+
+/// Over-relaxed Sinkhorn iterations at `opts.eps` from `f`, tested every [`CHECK_EVERY`].
+fn relaxed(
+    pair: &Pair,
+    target: &Target,
+    mut f: Vec<f64>,
+    tol: f64,
+    opts: &Options,
+    mut iterations: u64,
+    progress: &mut dyn FnMut(&Status),
+) -> Result<Solution> {
+    let (a, b, eps) = (&pair.a, &pair.b, opts.eps);
+    let mut g = vec![0.0; b.len()];
+    let (mut gt, mut ft) = (Vec::new(), Vec::new());
+    let mut error = f64::INFINITY;
+    let mut omega = 1.0;
+    // The error at the previous test, if ω has not changed since.
+    let mut previous: Option<f64> = None;
+    for k in 0.. {
+        // The test: the row marginal of `f` and its exact transform.
+        let tested = k % CHECK_EVERY == 0;
+        if tested {
+            pair.transforms(&f, target, eps, &mut gt, &mut ft);
+            error = marginal_error(&target.weights, &f, &ft, eps);
+            if error <= tol {
+                return Ok(solution(pair, f, gt, iterations, error));
+            }
+            if let Some(before) = previous {
+                let next = adapt_relaxation(omega, before, error, opts.relaxation);
+                previous = if next != omega { None } else { Some(error) };
+                omega = next;
+            } else {
+                previous = Some(error);
+            }
+        }
+        if iterations >= opts.max_iterations {
+            return Err(cap(opts, error));
+        }
+        // One (over-relaxed) Sinkhorn iteration: g ← g + ω(T f − g), f ← f + ω(T g − f).
+        if !tested {
+            soft_transform(b, a, &f, &pair.la, eps, &mut gt);
+        }
+        if k == 0 || omega == 1.0 {
+            std::mem::swap(&mut g, &mut gt);
+        } else {
+            relax(&mut g, &gt, omega);
+        }
+        if !tested || omega != 1.0 {
+            soft_transform(a, b, &g, &pair.lb, eps, &mut ft);
+            target.shift_onto(&mut ft);
+        }
+        relax(&mut f, &ft, omega);
+        iterations += 1;
+        progress(&pair.status(eps, iterations, error));
+    }
+    unreachable!("the iterations return or fail")
+}
+
+/// The solution of potentials `f` and `g = T f`.
+fn solution(pair: &Pair, f: Vec<f64>, g: Vec<f64>, iterations: u64, error: f64) -> Solution {
+    Solution {
+        value: dot(pair.a.weights, &f) + dot(pair.b.weights, &g),
+        f,
+        g,
+        iterations,
+        marginal_error: error,
+    }
+}
+
+/// Plain Sinkhorn iterations between two multigrid corrections.
+const SMOOTHING: u64 = 3;
+
+/// A multigrid correction solves its coarse problem to this fraction of the fine error (or of
+/// the tolerance, if larger: below it the rounding of the sums would swamp the error), in at
+/// most [`COARSE_MAX_ITERATIONS`] iterations.
+const COARSE_REDUCTION: f64 = 0.05;
+
+/// The most iterations of a coarse problem of a multigrid correction; one that needs more is
+/// not used.
+const COARSE_MAX_ITERATIONS: u64 = 1000;
+
+/// Cycles in a row that reduce the error by less than a tenth before multigrid gives way to
+/// over-relaxed iterations.
+const SLOW_CYCLES: u32 = 3;
+
+/// Whether the last stage runs multigrid cycles at `eps`: both grids have at least
+/// [`MULTIGRID_SIDE`] rows and columns, and no two neighbouring cells are more than `√(2ε)`
+/// apart (on coarser grids the entropic plan hardly spreads beyond a cell, and a coarse
+/// problem at the blocks' scale no longer moves potentials as the fine one does).
+fn multigrid_applies(pair: &Pair, eps: f64) -> bool {
+    [pair.a.rows, pair.a.cols, pair.b.rows, pair.b.cols]
+        .iter()
+        .all(|v| {
+            v.len() >= MULTIGRID_SIDE && v.windows(2).all(|w| (w[1] - w[0]).powi(2) <= 2.0 * eps)
+        })
+}
+
+/// The `ε` of the coarse problem of a multigrid correction: `ε`, or the squared largest
+/// distance between neighbouring blocks if that is larger, so that the coarse plan still
+/// spreads over neighbouring blocks and moves potentials as the fine one does at the scale of
+/// the blocks.
+fn coarse_eps(ca: &Coarse, cb: &Coarse, eps: f64) -> f64 {
+    [&ca.rows, &ca.cols, &cb.rows, &cb.cols]
+        .iter()
+        .flat_map(|v| v.windows(2).map(|w| (w[1] - w[0]).powi(2)))
+        .fold(eps, f64::max)
+}
+
+/// Grids with fewer rows or columns than this are not coarsened for a multigrid correction.
+const MULTIGRID_SIDE: usize = 16;
+
+/// The last stage by nonlinear multigrid (the full approximation scheme): each cycle tests `f`,
+/// corrects it by the solution of the same problem between 2×2-block sums whose target row
+/// marginal carries the fine residual, and runs [`SMOOTHING`] plain iterations. Sinkhorn
+/// iterations damp an error that changes from cell to cell in a few steps but an error smooth
+/// over the grid only slowly; the coarse problem removes the smooth part at a quarter of the
+/// cost per iteration, recursively.
+fn multigrid(
+    pair: &Pair,
+    target: &Target,
+    mut f: Vec<f64>,
+    tol: f64,
+    opts: &Options,
+    mut iterations: u64,
+    progress: &mut dyn FnMut(&Status),
+) -> Result<Solution> {
+    let eps = opts.eps;
+    let (ca, cb) = (Coarse::of(&pair.a), Coarse::of(&pair.b));
+    let coarse = Pair::new(ca.grid(), cb.grid(), pair.coarsening + 1, true);
+    let coarse_opts = Options {
+        eps: coarse_eps(&ca, &cb, eps),
+        max_iterations: opts.max_iterations.min(COARSE_MAX_ITERATIONS),
+        ..*opts
+    };
+    let (mut gt, mut ft) = (Vec::new(), Vec::new());
+    let mut before = f64::INFINITY;
+    let mut slow = 0;
+    loop {
+        if iterations >= opts.max_iterations {
+            return Err(cap(opts, before));
+        }
+        pair.transforms(&f, target, eps, &mut gt, &mut ft);
+        let error = marginal_error(&target.weights, &f, &ft, eps);
+        iterations += 1;
+        progress(&pair.status(eps, iterations, error));
+        if error <= tol {
+            return Ok(solution(pair, f, gt, iterations, error));
+        }
+        slow = if error > 0.9 * before { slow + 1 } else { 0 };
+        if slow >= SLOW_CYCLES {
+            return relaxed(pair, target, f, tol, opts, iterations, progress);
+        }
+        before = error;
+        let correction = coarse_correction(
+            &coarse,
+            &ca,
+            target,
+            (&f, &ft, eps),
+            error,
+            &coarse_opts,
+            progress,
+        );
+        if let Some(delta) = correction {
+            for (x, d) in f.iter_mut().zip(ca.refine(&delta, &pair.a)) {
+                *x += d;
+            }
+        }
+        for _ in 0..SMOOTHING {
             if iterations >= opts.max_iterations {
                 return Err(cap(opts, error));
             }
-            // One (over-relaxed) Sinkhorn iteration: g ← g + ω(T f − g), f ← f + ω(T g − f).
-            if !tested {
-                soft_transform(&b, &a, &f, &la, eps, &mut gt);
-            }
-            if iterations == 0 || omega == 1.0 {
-                std::mem::swap(&mut g, &mut gt);
-            } else {
-                relax(&mut g, &gt, omega);
-            }
-            if !tested || omega != 1.0 {
-                soft_transform(&a, &b, &g, &lb, eps, &mut ft);
-            }
-            relax(&mut f, &ft, omega);
+            pair.transforms(&f, target, eps, &mut gt, &mut ft);
+            std::mem::swap(&mut f, &mut ft);
             iterations += 1;
-            k += 1;
-            progress(&Status {
-                coarsening,
-                shapes: [a.shape(), b.shape()],
-                eps,
-                iterations,
-                marginal_error: error,
-            });
+            progress(&pair.status(eps, iterations, error));
         }
     }
-    unreachable!("the last stage returns or fails")
+}
+
+/// The change of the block potential that solves the coarse problem of a multigrid cycle, or
+/// `None` if it cannot be posed or solved.
+///
+/// The fine row marginal of `f` is `t·exp((f − ft)/ε)` and misses the target `t` by the
+/// residual `r`. The coarse problem starts from the block means `F` of `f` and its target is
+/// the coarse row marginal of `F` plus the block sums of `r` (the same total, 1), so that its
+/// solution changes `F` by what the fine problem still lacks at the scale of the blocks.
+fn coarse_correction(
+    coarse: &Pair,
+    blocks: &Coarse,
+    target: &Target,
+    (f, ft, fine_eps): (&[f64], &[f64], f64),
+    error: f64,
+    opts: &Options,
+    progress: &mut dyn FnMut(&Status),
+) -> Option<Vec<f64>> {
+    let residual: Vec<f64> = target
+        .weights
+        .iter()
+        .zip(f.iter().zip(ft))
+        .map(|(t, (f, ft))| {
+            if *t > 0.0 {
+                -t * ((f - ft) / fine_eps).exp_m1()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let eps = opts.eps;
+    let start = blocks.means(f);
+    let (mut g, mut gt) = (Vec::new(), Vec::new());
+    soft_transform(&coarse.b, &coarse.a, &start, &coarse.la, eps, &mut g);
+    soft_transform(&coarse.a, &coarse.b, &g, &coarse.lb, eps, &mut gt);
+    let sums = blocks.sums(&residual);
+    let mut weights = Vec::with_capacity(start.len());
+    let mut shift = Vec::with_capacity(start.len());
+    for (k, &a) in coarse.a.weights.iter().enumerate() {
+        if a > 0.0 {
+            let t = a * ((start[k] - gt[k]) / eps).exp() + sums[k];
+            if t.is_nan() || t <= 0.0 {
+                return None;
+            }
+            weights.push(t);
+            shift.push(eps * (t / a).ln());
+        } else {
+            weights.push(0.0);
+            shift.push(0.0);
+        }
+    }
+    let coarse_target = Target {
+        weights,
+        shift: Some(shift),
+    };
+    let tol = COARSE_REDUCTION * error.max(opts.tol);
+    let solved = last_stage(
+        coarse,
+        &coarse_target,
+        start.clone(),
+        tol,
+        opts,
+        0,
+        progress,
+    )
+    .ok()?;
+    Some(solved.f.iter().zip(&start).map(|(x, s)| x - s).collect())
 }
 
 /// The final stage tests the marginal error every this many iterations (a test costs one
@@ -351,9 +656,14 @@ fn solve_symmetric_at(
     let la = logs(a.weights);
     let warm = if refinable(&a) {
         let ca = Coarse::of(&a);
-        solve_symmetric_at(ca.grid(), &coarse_options(opts), coarsening + 1, progress)
-            .ok()
-            .map(|s| ca.refine(&s.f, &a))
+        solve_symmetric_at(
+            ca.grid(),
+            &coarse_options(opts, opts.eps),
+            coarsening + 1,
+            progress,
+        )
+        .ok()
+        .map(|s| ca.refine(&s.f, &a))
     } else {
         None
     };
@@ -384,6 +694,7 @@ fn solve_symmetric_at(
                 eps,
                 iterations,
                 marginal_error: error,
+                correction: false,
             });
             if last && error <= opts.tol {
                 let value = 2.0 * dot(a.weights, &f);
@@ -414,8 +725,10 @@ fn refinable(g: &Grid) -> bool {
     g.rows.len() >= REFINE_SIDE && g.cols.len() >= REFINE_SIDE
 }
 
-fn coarse_options(opts: &Options) -> Options {
+/// The options of the coarser problem that gives a warm start, at `eps`.
+fn coarse_options(opts: &Options, eps: f64) -> Options {
     Options {
+        eps,
         tol: opts.tol.max(COARSE_TOL),
         ..*opts
     }
@@ -427,26 +740,51 @@ struct Coarse {
     rows: Vec<f64>,
     cols: Vec<f64>,
     weights: Vec<f64>,
+    /// Columns of the fine grid.
+    fine_cols: usize,
+    /// Cells in each block.
+    counts: Vec<f64>,
 }
 
 impl Coarse {
     fn of(g: &Grid) -> Coarse {
-        let halve = |v: &[f64]| -> Vec<f64> {
-            v.chunks(2)
-                .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-                .collect()
-        };
-        let (rows, cols) = (halve(g.rows), halve(g.cols));
-        let mut weights = vec![0.0; rows.len() * cols.len()];
-        let n = g.cols.len();
-        for (k, w) in g.weights.iter().enumerate() {
-            weights[(k / n / 2) * cols.len() + (k % n) / 2] += w;
-        }
-        Coarse {
+        let (rows, cols) = (Coarse::halve(g.rows), Coarse::halve(g.cols));
+        let mut coarse = Coarse {
             rows,
             cols,
-            weights,
+            weights: Vec::new(),
+            fine_cols: g.cols.len(),
+            counts: Vec::new(),
+        };
+        coarse.weights = coarse.sums(g.weights);
+        coarse.counts = coarse.sums(&vec![1.0; g.len()]);
+        coarse
+    }
+
+    /// The mean of each pair of coordinates (the last one alone if their number is odd).
+    fn halve(v: &[f64]) -> Vec<f64> {
+        v.chunks(2)
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .collect()
+    }
+
+    /// The sum of the values of the fine cells in each block.
+    fn sums(&self, v: &[f64]) -> Vec<f64> {
+        let (n, nc) = (self.fine_cols, self.cols.len());
+        let mut out = vec![0.0; self.rows.len() * nc];
+        for (k, x) in v.iter().enumerate() {
+            out[(k / n / 2) * nc + (k % n) / 2] += x;
         }
+        out
+    }
+
+    /// The mean of the values of the fine cells in each block.
+    fn means(&self, v: &[f64]) -> Vec<f64> {
+        let mut out = self.sums(v);
+        for (x, n) in out.iter_mut().zip(&self.counts) {
+            *x /= n;
+        }
+        out
     }
 
     fn grid(&self) -> Grid<'_> {
