@@ -277,10 +277,10 @@ def interrupt_latency(delay: float, call) -> float:
 @pytest.mark.parametrize("call", ["sinkhorn", "compare", "pairwise"])
 def test_ctrl_c_stops_a_long_sinkhorn(call, jobs):
     """KeyboardInterrupt reaches sinkhorn at its next iteration, in a warm start or on the
-    given grids, in the debiased problems too: a 128² pair at blur 1 takes many seconds, the
+    given grids, in the debiased problems too: a 299² pair at blur 1 takes seconds, the
     interrupt a small fraction of one."""
-    a = imgdist.load(data("camera_128.png"))
-    b = imgdist.load(data("coins_128.png"))
+    a = imgdist.load(data("camera_299.png"))
+    b = imgdist.load(data("coins_299.png"))
     calls = {
         "sinkhorn": lambda: imgdist.sinkhorn(a, b, blur=1.0, jobs=jobs),
         "compare": lambda: imgdist.compare(a, b, "sinkhorn", blur=1.0, jobs=jobs),
