@@ -33,6 +33,15 @@ impl Rng {
             .collect()
     }
 
+    /// A `rows × cols` grid of [`Rng::coords`] and [`Rng::weights`].
+    fn grid(&mut self, rows: usize, cols: usize) -> RandomGrid {
+        RandomGrid {
+            rows: self.coords(rows),
+            cols: self.coords(cols),
+            w: self.weights(rows * cols),
+        }
+    }
+
     /// `n` weights summing to 1, about a quarter of them zero (never all).
     fn weights(&mut self, n: usize) -> Vec<f64> {
         let mut w: Vec<f64> = (0..n)
@@ -41,6 +50,27 @@ impl Rng {
         w[n / 2] += 0.5;
         let total: f64 = w.iter().sum();
         w.iter().map(|v| v / total).collect()
+    }
+}
+
+/// A grid that owns its coordinates and weights.
+struct RandomGrid {
+    rows: Vec<f64>,
+    cols: Vec<f64>,
+    w: Vec<f64>,
+}
+
+impl RandomGrid {
+    fn grid(&self) -> Grid<'_> {
+        Grid {
+            rows: &self.rows,
+            cols: &self.cols,
+            weights: &self.w,
+        }
+    }
+
+    fn points(&self) -> Points {
+        points(&self.rows, &self.cols, &self.w)
     }
 }
 
@@ -114,23 +144,10 @@ fn separable_solver_equals_a_dense_sinkhorn_on_random_grids() {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     for case in 0..12 {
         let (ra, ca, rb, cb) = [(3, 4, 5, 2), (1, 7, 2, 3), (4, 4, 4, 4), (6, 1, 3, 5)][case % 4];
-        let (a_rows, a_cols, a_w) = (rng.coords(ra), rng.coords(ca), rng.weights(ra * ca));
-        let (b_rows, b_cols, b_w) = (rng.coords(rb), rng.coords(cb), rng.weights(rb * cb));
+        let (ga, gb) = (rng.grid(ra, ca), rng.grid(rb, cb));
         let eps = [0.3, 1.0, 4.0, 20.0][case % 4] * (1.0 + rng.next());
-        let a = Grid {
-            rows: &a_rows,
-            cols: &a_cols,
-            weights: &a_w,
-        };
-        let b = Grid {
-            rows: &b_rows,
-            cols: &b_cols,
-            weights: &b_w,
-        };
-        let (pa, pb) = (
-            points(&a_rows, &a_cols, &a_w),
-            points(&b_rows, &b_cols, &b_w),
-        );
+        let (a, b) = (ga.grid(), gb.grid());
+        let (pa, pb) = (ga.points(), gb.points());
         let what = format!("case {case}, ε {eps}");
         let fast = solve(a, b, &tight(eps), |_| {}).unwrap();
         let (value, cost) = dense(&pa, &pb, eps);
@@ -148,37 +165,22 @@ fn separable_solver_equals_a_dense_sinkhorn_on_random_grids() {
     }
 }
 
-/// A 1×n (or n×1) grid with cells at 0, 1, …, n − 1.
 #[test]
 fn multigrid_cycles_equal_a_dense_sinkhorn_on_irregular_grids() {
     // Grids of 16 rows or more are corrected by coarse problems between their 2×2 blocks:
     // here with odd sides (a partial block), uneven gaps and zero weights.
     let mut rng = Rng(0x6d75_6c74_6967_7264);
     for (case, (ra, ca, rb, cb)) in [(17, 18, 16, 19), (20, 16, 17, 17)].into_iter().enumerate() {
-        let (a_rows, a_cols, a_w) = (rng.coords(ra), rng.coords(ca), rng.weights(ra * ca));
-        let (b_rows, b_cols, b_w) = (rng.coords(rb), rng.coords(cb), rng.weights(rb * cb));
+        let (ga, gb) = (rng.grid(ra, ca), rng.grid(rb, cb));
         let eps = 2.5;
-        let a = Grid {
-            rows: &a_rows,
-            cols: &a_cols,
-            weights: &a_w,
-        };
-        let b = Grid {
-            rows: &b_rows,
-            cols: &b_cols,
-            weights: &b_w,
-        };
+        let (a, b) = (ga.grid(), gb.grid());
         let mut corrections = 0;
         let fast = solve(a, b, &tight(eps), |s| {
             corrections += usize::from(s.correction)
         })
         .unwrap();
         assert!(corrections > 0, "case {case}: corrected");
-        let (value, _) = dense(
-            &points(&a_rows, &a_cols, &a_w),
-            &points(&b_rows, &b_cols, &b_w),
-            eps,
-        );
+        let (value, _) = dense(&ga.points(), &gb.points(), eps);
         assert_rel(
             fast.value,
             value,
@@ -198,6 +200,7 @@ fn multigrid_cycles_solve_a_one_pixel_blur_in_few_iterations() {
     assert!(solved.iterations <= 100, "{} iterations", solved.iterations);
 }
 
+/// A 1×n (or n×1) grid with cells at 0, 1, …, n − 1.
 fn line(n: usize) -> Vec<f64> {
     (0..n).map(|i| i as f64).collect()
 }

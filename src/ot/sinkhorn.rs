@@ -262,7 +262,13 @@ fn solve_at(
         }
     };
     let target = Target::of(a.weights);
-    last_stage(&pair, &target, f, opts.tol, opts, iterations, progress)
+    let stage = Stage {
+        pair: &pair,
+        target: &target,
+        tol: opts.tol,
+        opts,
+    };
+    last_stage(&stage, f, iterations, progress)
 }
 
 /// The two grids of a problem, their log weights, and how many times they were halved.
@@ -334,35 +340,39 @@ impl Target {
     }
 }
 
-/// The last stage at `opts.eps`, from `f` until the row marginal is within `tol` of the target:
-/// by multigrid cycles where the grids are fine enough for `ε` (see [`multigrid`]), otherwise by
-/// over-relaxed Sinkhorn iterations.
-fn last_stage(
-    pair: &Pair,
-    target: &Target,
-    f: Vec<f64>,
+/// The last stage of a problem: iterate at `opts.eps` until the row marginal is within `tol`
+/// of the target.
+#[derive(Clone, Copy)]
+struct Stage<'a> {
+    pair: &'a Pair<'a>,
+    target: &'a Target,
     tol: f64,
-    opts: &Options,
+    opts: &'a Options,
+}
+
+/// The last stage from `f`, `iterations` already made: by multigrid cycles where the grids are
+/// fine enough for `ε` (see [`multigrid`]), otherwise by over-relaxed Sinkhorn iterations.
+fn last_stage(
+    stage: &Stage,
+    f: Vec<f64>,
     iterations: u64,
     progress: &mut dyn FnMut(&Status),
 ) -> Result<Solution> {
-    if multigrid_applies(pair, opts.eps) {
-        multigrid(pair, target, f, tol, opts, iterations, progress)
+    if multigrid_applies(stage.pair, stage.opts.eps) {
+        multigrid(stage, f, iterations, progress)
     } else {
-        relaxed(pair, target, f, tol, opts, iterations, progress)
+        relaxed(stage, f, iterations, progress)
     }
 }
 
 /// Over-relaxed Sinkhorn iterations at `opts.eps` from `f`, tested every [`CHECK_EVERY`].
 fn relaxed(
-    pair: &Pair,
-    target: &Target,
+    stage: &Stage,
     mut f: Vec<f64>,
-    tol: f64,
-    opts: &Options,
     mut iterations: u64,
     progress: &mut dyn FnMut(&Status),
 ) -> Result<Solution> {
+    let (pair, target, tol, opts) = (stage.pair, stage.target, stage.tol, stage.opts);
     let (a, b, eps) = (&pair.a, &pair.b, opts.eps);
     let mut g = vec![0.0; b.len()];
     let (mut gt, mut ft) = (Vec::new(), Vec::new());
@@ -470,14 +480,12 @@ const MULTIGRID_SIDE: usize = 16;
 /// over the grid only slowly; the coarse problem removes the smooth part at a quarter of the
 /// cost per iteration, recursively.
 fn multigrid(
-    pair: &Pair,
-    target: &Target,
+    stage: &Stage,
     mut f: Vec<f64>,
-    tol: f64,
-    opts: &Options,
     mut iterations: u64,
     progress: &mut dyn FnMut(&Status),
 ) -> Result<Solution> {
+    let (pair, target, tol, opts) = (stage.pair, stage.target, stage.tol, stage.opts);
     let eps = opts.eps;
     let (ca, cb) = (Coarse::of(&pair.a), Coarse::of(&pair.b));
     let coarse = Pair::new(ca.grid(), cb.grid(), pair.coarsening + 1, true);
@@ -502,7 +510,7 @@ fn multigrid(
         }
         slow = if error > 0.9 * before { slow + 1 } else { 0 };
         if slow >= SLOW_CYCLES {
-            return relaxed(pair, target, f, tol, opts, iterations, progress);
+            return relaxed(stage, f, iterations, progress);
         }
         before = error;
         let correction = coarse_correction(
@@ -584,17 +592,13 @@ fn coarse_correction(
         weights,
         shift: Some(shift),
     };
-    let tol = COARSE_REDUCTION * error.max(opts.tol);
-    let solved = last_stage(
-        coarse,
-        &coarse_target,
-        start.clone(),
-        tol,
+    let stage = Stage {
+        pair: coarse,
+        target: &coarse_target,
+        tol: COARSE_REDUCTION * error.max(opts.tol),
         opts,
-        0,
-        progress,
-    )
-    .ok()?;
+    };
+    let solved = last_stage(&stage, start.clone(), 0, progress).ok()?;
     Some(solved.f.iter().zip(&start).map(|(x, s)| x - s).collect())
 }
 
