@@ -679,3 +679,35 @@ fn the_metric_reports_every_iteration_of_its_three_problems() {
     );
     assert_eq!(seen[0].0, Problem::Ab, "a against b first");
 }
+
+#[test]
+fn a_tolerance_near_rounding_wastes_no_coarse_iterations() {
+    // Far below 1e-9 the coarse problems cannot always be solved to a twentieth of the fine
+    // error; multigrid then gives way at once instead of trying again.
+    let (a, b) = (mass("camera_64.png"), mass("coins_64.png"));
+    let (ga, gb) = (
+        Grid {
+            rows: a.row_coords(),
+            cols: a.col_coords(),
+            weights: a.as_slice(),
+        },
+        Grid {
+            rows: b.row_coords(),
+            cols: b.col_coords(),
+            weights: b.as_slice(),
+        },
+    );
+    let opts = Options {
+        tol: 1e-12,
+        ..Options::new(1.0)
+    };
+    let mut coarse = 0;
+    let solved = solve(ga, gb, &opts, |s| coarse += u64::from(s.correction)).unwrap();
+    assert!(solved.marginal_error <= 1e-12);
+    // Tens of coarse iterations a cycle, on grids of a quarter of the cells and fewer.
+    assert!(
+        coarse <= 5_000,
+        "{coarse} coarse iterations for {} on the given grids",
+        solved.iterations
+    );
+}

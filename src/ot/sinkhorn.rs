@@ -54,12 +54,13 @@
 //! the solution of the same problem between the 2×2-block sums, started from the block means
 //! `F` of `f`, whose target row marginal is the coarse one of `F` plus the block sums of `r`
 //! (the change of that solution, interpolated bilinearly, is added to `f`); run 3 plain
-//! iterations. The coarse problem is solved, by the same method, to 1/20 of the fine error,
-//! at `ε` or at the squared distance between neighbouring blocks if that is larger, so that
-//! its plan still spreads over neighbouring blocks. Its fixed point is the fine problem's
+//! iterations. The coarse problem is solved, by the same method, to 1/20 of the fine error (or
+//! to the tolerance), at `ε` or at the squared distance between neighbouring blocks if that is
+//! larger, so that its plan still spreads over neighbouring blocks. Its fixed point is the fine problem's
 //! whatever its `ε`: a zero residual asks for no change. Each cycle divides the error by
 //! about 2 to 30; the slowly converging part is left to grids of a quarter, a sixteenth, …
-//! of the cells. Cycles that stop reducing the error hand over to over-relaxed iterations.
+//! of the cells. Cycles that stop reducing the error, or whose coarse problem fails, hand over
+//! to over-relaxed iterations.
 //!
 //! **Coarse to fine.** Grids with at least 64 rows and columns first solve the problem between
 //! their 2×2-block sums (at the coarse `ε` of a multigrid correction), recursively, to a
@@ -434,16 +435,16 @@ fn solution(pair: &Pair, f: Vec<f64>, g: Vec<f64>, iterations: u64, error: f64) 
 /// Plain Sinkhorn iterations between two multigrid corrections.
 const SMOOTHING: u64 = 3;
 
-/// A multigrid correction solves its coarse problem to this fraction of the fine error (or of
-/// the tolerance, if larger: below it the rounding of the sums would swamp the error), in at
-/// most [`COARSE_MAX_ITERATIONS`] iterations.
+/// A multigrid correction solves its coarse problem to this fraction of the fine error, or to
+/// the tolerance if that is larger (far below it the rounding of the sums may swamp the
+/// error), in at most [`COARSE_MAX_ITERATIONS`] iterations.
 const COARSE_REDUCTION: f64 = 0.05;
 
-/// The most iterations of a coarse problem of a multigrid correction; one that needs more is
-/// not used.
-const COARSE_MAX_ITERATIONS: u64 = 1000;
+/// The most iterations of a coarse problem of a multigrid correction (they take tens); if it
+/// needs more, or cannot be posed, multigrid gives way to over-relaxed iterations.
+const COARSE_MAX_ITERATIONS: u64 = 200;
 
-/// Cycles in a row that reduce the error by less than a tenth before multigrid gives way to
+/// Cycles in a row that reduce the error by less than 40% before multigrid gives way to
 /// over-relaxed iterations.
 const SLOW_CYCLES: u32 = 3;
 
@@ -508,7 +509,7 @@ fn multigrid(
         if error <= tol {
             return Ok(solution(pair, f, gt, iterations, error));
         }
-        slow = if error > 0.9 * before { slow + 1 } else { 0 };
+        slow = if error > 0.6 * before { slow + 1 } else { 0 };
         if slow >= SLOW_CYCLES {
             return relaxed(stage, f, iterations, progress);
         }
@@ -522,10 +523,15 @@ fn multigrid(
             &coarse_opts,
             progress,
         );
-        if let Some(delta) = correction {
-            for (x, d) in f.iter_mut().zip(ca.refine(&delta, &pair.a)) {
-                *x += d;
+        match correction {
+            Correction::Change(delta) => {
+                for (x, d) in f.iter_mut().zip(ca.refine(&delta, &pair.a)) {
+                    *x += d;
+                }
             }
+            // The residual is still too large for a coarse target: smooth first.
+            Correction::Unposed => {}
+            Correction::Failed => return relaxed(stage, f, iterations, progress),
         }
         for _ in 0..SMOOTHING {
             if iterations >= opts.max_iterations {
@@ -539,8 +545,18 @@ fn multigrid(
     }
 }
 
-/// The change of the block potential that solves the coarse problem of a multigrid cycle, or
-/// `None` if it cannot be posed or solved.
+/// What the coarse problem of a multigrid cycle gives.
+enum Correction {
+    /// The change of the block potentials that solves it.
+    Change(Vec<f64>),
+    /// Nothing: a block's target would not be positive (the residual is larger than the
+    /// block's marginal).
+    Unposed,
+    /// Nothing: it was not solved within [`COARSE_MAX_ITERATIONS`].
+    Failed,
+}
+
+/// The [`Correction`] of a multigrid cycle.
 ///
 /// The fine row marginal of `f` is `t·exp((f − ft)/ε)` and misses the target `t` by the
 /// residual `r`. The coarse problem starts from the block means `F` of `f` and its target is
@@ -554,7 +570,7 @@ fn coarse_correction(
     error: f64,
     opts: &Options,
     progress: &mut dyn FnMut(&Status),
-) -> Option<Vec<f64>> {
+) -> Correction {
     let residual: Vec<f64> = target
         .weights
         .iter()
@@ -579,7 +595,7 @@ fn coarse_correction(
         if a > 0.0 {
             let t = a * ((start[k] - gt[k]) / eps).exp() + sums[k];
             if t.is_nan() || t <= 0.0 {
-                return None;
+                return Correction::Unposed;
             }
             weights.push(t);
             shift.push(eps * (t / a).ln());
@@ -595,11 +611,13 @@ fn coarse_correction(
     let stage = Stage {
         pair: coarse,
         target: &coarse_target,
-        tol: COARSE_REDUCTION * error.max(opts.tol),
+        tol: (COARSE_REDUCTION * error).max(opts.tol),
         opts,
     };
-    let solved = last_stage(&stage, start.clone(), 0, progress).ok()?;
-    Some(solved.f.iter().zip(&start).map(|(x, s)| x - s).collect())
+    match last_stage(&stage, start.clone(), 0, progress) {
+        Ok(solved) => Correction::Change(solved.f.iter().zip(&start).map(|(x, s)| x - s).collect()),
+        Err(_) => Correction::Failed,
+    }
 }
 
 /// The final stage tests the marginal error every this many iterations (a test costs one
