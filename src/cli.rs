@@ -152,15 +152,48 @@ struct Config {
 /// iteration, once a second when they run longer than that.
 #[derive(Default)]
 struct ProgressLines {
-    /// When the current sliced computation started, and when its last line was written.
-    sliced: Mutex<Option<(Instant, Option<Instant>)>>,
-    /// When the first sinkhorn iteration ended (the command line computes one pair), and when
-    /// the last line was written.
-    sinkhorn: Mutex<Option<(Instant, Option<Instant>)>>,
+    /// Started by the current sliced computation.
+    sliced: Throttle,
+    /// Started by the first sinkhorn iteration (the command line computes one pair).
+    sinkhorn: Throttle,
 }
 
 /// Sliced and sinkhorn progress is shown from this long on, and no more often.
 const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(1);
+
+/// When a progress line is due: [`PROGRESS_LINE_EVERY`] after the start, then no more often,
+/// except the line that says the work is done once lines are shown.
+#[derive(Default)]
+struct Throttle {
+    /// When the work started, and when the last line was written.
+    clock: Mutex<Option<(Instant, Option<Instant>)>>,
+}
+
+impl Throttle {
+    /// Starts the clock at `now`, with no line shown yet.
+    fn start(&self, now: Instant) {
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, None));
+    }
+
+    /// Calls `line` with the time since the start when a line is due at `now` (at once if
+    /// `done` and lines have been shown), holding the clock so that lines keep their order.
+    /// The first call starts the clock instead.
+    fn tick(&self, now: Instant, done: bool, line: impl FnOnce(Duration)) {
+        let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((start, last)) = *clock else {
+            *clock = Some((now, None));
+            return;
+        };
+        let due = match last {
+            None => now - start >= PROGRESS_LINE_EVERY,
+            Some(last) => now - last >= PROGRESS_LINE_EVERY || done,
+        };
+        if due {
+            *clock = Some((start, Some(now)));
+            line(now - start);
+        }
+    }
+}
 
 /// `v` rounded to four significant digits, written as briefly as possible (`31.25`, `0.01`).
 fn four_digits(v: f64) -> String {
@@ -186,37 +219,23 @@ impl Progress for ProgressLines {
 
     fn sliced_directions(&self, done: usize, total: usize) {
         let now = Instant::now();
-        let mut clock = self.sliced.lock().unwrap_or_else(|e| e.into_inner());
-        let (start, last) = match *clock {
-            Some(times) if done > 0 => times,
-            _ => {
-                *clock = Some((now, None));
-                return;
-            }
-        };
+        if done == 0 {
+            self.sliced.start(now);
+            return;
+        }
         // Once lines are shown, the last one says that the work is done.
-        let due = match last {
-            None => now - start >= PROGRESS_LINE_EVERY,
-            Some(last) => now - last >= PROGRESS_LINE_EVERY || done == total,
-        };
-        if due {
-            *clock = Some((start, Some(now)));
+        self.sliced.tick(now, done == total, |elapsed| {
             eprintln!(
                 "imgdist: sliced: {done}/{total} directions, {:.1} s",
-                (now - start).as_secs_f64()
+                elapsed.as_secs_f64()
             );
-        }
+        });
     }
 
     fn sinkhorn_iteration(&self, problem: Problem, s: &Status) {
-        let now = Instant::now();
-        let mut clock = self.sinkhorn.lock().unwrap_or_else(|e| e.into_inner());
-        let (start, last) = *clock.get_or_insert((now, None));
-        if now - last.unwrap_or(start) < PROGRESS_LINE_EVERY {
-            return;
-        }
-        *clock = Some((start, Some(now)));
-        eprintln!("{}", sinkhorn_line(problem, s, now - start));
+        self.sinkhorn.tick(Instant::now(), false, |elapsed| {
+            eprintln!("{}", sinkhorn_line(problem, s, elapsed));
+        });
     }
 }
 
@@ -612,6 +631,30 @@ mod tests {
         // An internal error not raised by the latest panic names no place.
         let other = internal_error_text("capacity overflow");
         assert!(!other.contains(" at "), "{other}");
+    }
+
+    #[test]
+    fn the_throttle_shows_a_line_a_second_and_the_last_at_once() {
+        let throttle = Throttle::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let tick = |now: Instant, done: bool| {
+            let mut shown = None;
+            throttle.tick(now, done, |elapsed| shown = Some(elapsed.as_millis()));
+            shown
+        };
+        // The first call starts the clock; nothing is shown before a second, not even the end.
+        assert_eq!(tick(at(0), false), None);
+        assert_eq!(tick(at(999), true), None);
+        assert_eq!(tick(at(1000), false), Some(1000));
+        assert_eq!(tick(at(1500), false), None);
+        assert_eq!(tick(at(2000), false), Some(2000));
+        // Once lines are shown, the end is shown at once.
+        assert_eq!(tick(at(2100), true), Some(2100));
+        // A restart forgets the lines shown and counts from the new start.
+        throttle.start(at(3000));
+        assert_eq!(tick(at(3100), true), None);
+        assert_eq!(tick(at(4000), false), Some(1000));
     }
 
     #[test]

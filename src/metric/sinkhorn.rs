@@ -178,7 +178,7 @@ fn grid(m: &Mass) -> Grid<'_> {
 /// # Errors
 /// [`Error::Solver`] when the iterations reach their cap.
 pub fn ot_eps(a: &Mass, b: &Mass, params: &SinkhornParams) -> Result<solver::Solution> {
-    Ok(solver::solve(grid(a), grid(b), &options(params), |_| {})?)
+    solve(a, b, &options(params), |_| {})
 }
 
 /// `OT_ε(a, a)`, by the symmetric update.
@@ -186,7 +186,22 @@ pub fn ot_eps(a: &Mass, b: &Mass, params: &SinkhornParams) -> Result<solver::Sol
 /// # Errors
 /// [`Error::Solver`] when the iterations reach their cap.
 pub fn ot_eps_self(a: &Mass, params: &SinkhornParams) -> Result<solver::Solution> {
-    Ok(solver::solve_symmetric(grid(a), &options(params), |_| {})?)
+    solve_self(a, &options(params), |_| {})
+}
+
+/// `OT_ε(a, b)` with `opts`, each iteration's status passed to `report`.
+fn solve(
+    a: &Mass,
+    b: &Mass,
+    opts: &Options,
+    report: impl FnMut(&Status),
+) -> Result<solver::Solution> {
+    Ok(solver::solve(grid(a), grid(b), opts, report)?)
+}
+
+/// `OT_ε(a, a)` with `opts`, by the symmetric update, each iteration's status passed to `report`.
+fn solve_self(a: &Mass, opts: &Options, report: impl FnMut(&Status)) -> Result<solver::Solution> {
+    Ok(solver::solve_symmetric(grid(a), opts, report)?)
 }
 
 fn options(params: &SinkhornParams) -> Options {
@@ -215,21 +230,14 @@ impl Metric for Sinkhorn {
         let start = Instant::now();
         let p = &self.params;
         let opts = options(p);
-        let solve = |x: &Mass, y: &Mass, problem: Problem| -> Result<solver::Solution> {
-            let report = |s: &Status| progress.sinkhorn_iteration(problem, s);
-            Ok(solver::solve(grid(x), grid(y), &opts, report)?)
-        };
-        let solve_self = |x: &Mass, problem: Problem| -> Result<solver::Solution> {
-            let report = |s: &Status| progress.sinkhorn_iteration(problem, s);
-            Ok(solver::solve_symmetric(grid(x), &opts, report)?)
-        };
+        let report = |problem: Problem| move |s: &Status| progress.sinkhorn_iteration(problem, s);
         // Equal masses are one symmetric problem: solved once, it is all three, and S_ε is
         // exactly 0.
         let same = a.same_grid(b) && a.as_slice() == b.as_slice();
         let ab = if same {
-            solve_self(a, Problem::Ab)?
+            solve_self(a, &opts, report(Problem::Ab))?
         } else {
-            solve(a, b, Problem::Ab)?
+            solve(a, b, &opts, report(Problem::Ab))?
         };
         let sharp_cost = solver::plan_cost(grid(a), grid(b), &ab.f, &ab.g, p.eps);
         let (divergence, aa, bb) = if p.debias {
@@ -238,8 +246,10 @@ impl Metric for Sinkhorn {
                 solved.iterations = 0;
                 (solved.clone(), solved)
             } else {
-                let (aa, bb) =
-                    rayon::join(|| solve_self(a, Problem::Aa), || solve_self(b, Problem::Bb));
+                let (aa, bb) = rayon::join(
+                    || solve_self(a, &opts, report(Problem::Aa)),
+                    || solve_self(b, &opts, report(Problem::Bb)),
+                );
                 (aa?, bb?)
             };
             let s = ab.value - 0.5 * aa.value - 0.5 * bb.value;
