@@ -244,6 +244,7 @@ fn solve_at(
     } else {
         None
     };
+    let target = Target::of(a.weights);
     let mut iterations = 0;
     let f = match warm {
         Some(f) => f,
@@ -257,8 +258,7 @@ fn solve_at(
                     if iterations >= opts.max_iterations {
                         return Err(cap(opts, f64::INFINITY));
                     }
-                    soft_transform(&b, &a, &f, &pair.la, eps, &mut g);
-                    soft_transform(&a, &b, &g, &pair.lb, eps, &mut ft);
+                    pair.transforms(&f, &target, eps, &mut g, &mut ft);
                     std::mem::swap(&mut f, &mut ft);
                     iterations += 1;
                     progress(&pair.status(eps, iterations, f64::INFINITY));
@@ -267,7 +267,6 @@ fn solve_at(
             f
         }
     };
-    let target = Target::of(a.weights);
     let stage = Stage {
         pair: &pair,
         target: &target,

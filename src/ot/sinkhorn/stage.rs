@@ -41,7 +41,14 @@ impl<'a> Pair<'a> {
 
     /// One Sinkhorn iteration's transforms from `f`: `g = T f` (exact column marginal), then
     /// `ft = T g + shift`, the `f` whose row marginal is the target.
-    fn transforms(&self, f: &[f64], t: &Target, eps: f64, g: &mut Vec<f64>, ft: &mut Vec<f64>) {
+    pub(super) fn transforms(
+        &self,
+        f: &[f64],
+        t: &Target,
+        eps: f64,
+        g: &mut Vec<f64>,
+        ft: &mut Vec<f64>,
+    ) {
         soft_transform(&self.b, &self.a, f, &self.la, eps, g);
         soft_transform(&self.a, &self.b, g, &self.lb, eps, ft);
         t.shift_onto(ft);
@@ -63,6 +70,23 @@ impl Target {
             weights: a.to_vec(),
             shift: None,
         }
+    }
+
+    /// `t − t·exp((f − ft)/ε)`: by how much the row marginal of `f` misses the target, when
+    /// `ft` is the `f` of the next iteration (see [`Pair::transforms`]); its L1 norm is the
+    /// marginal error.
+    fn residual(&self, f: &[f64], ft: &[f64], eps: f64) -> Vec<f64> {
+        self.weights
+            .iter()
+            .zip(f.iter().zip(ft))
+            .map(|(t, (f, ft))| {
+                if *t > 0.0 {
+                    -t * ((f - ft) / eps).exp_m1()
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 
     fn shift_onto(&self, ft: &mut [f64]) {
@@ -236,7 +260,8 @@ fn multigrid(
             return Err(cap(opts, before));
         }
         pair.transforms(&f, target, eps, &mut gt, &mut ft);
-        let error = marginal_error(&target.weights, &f, &ft, eps);
+        let residual = target.residual(&f, &ft, eps);
+        let error: f64 = residual.iter().map(|r| r.abs()).sum();
         iterations += 1;
         progress(&pair.status(eps, iterations, error));
         if error <= tol {
@@ -247,15 +272,8 @@ fn multigrid(
             return relaxed(stage, f, iterations, progress);
         }
         before = error;
-        let correction = coarse_correction(
-            &coarse,
-            &ca,
-            target,
-            (&f, &ft, eps),
-            error,
-            &coarse_opts,
-            progress,
-        );
+        let correction =
+            coarse_correction(&coarse, &ca, &f, &residual, error, &coarse_opts, progress);
         match correction {
             Correction::Change(delta) => {
                 for (x, d) in f.iter_mut().zip(ca.refine(&delta, &pair.a)) {
@@ -298,30 +316,18 @@ enum Correction {
 fn coarse_correction(
     coarse: &Pair,
     blocks: &Coarse,
-    target: &Target,
-    (f, ft, fine_eps): (&[f64], &[f64], f64),
+    f: &[f64],
+    residual: &[f64],
     error: f64,
     opts: &Options,
     progress: &mut dyn FnMut(&Status),
 ) -> Correction {
-    let residual: Vec<f64> = target
-        .weights
-        .iter()
-        .zip(f.iter().zip(ft))
-        .map(|(t, (f, ft))| {
-            if *t > 0.0 {
-                -t * ((f - ft) / fine_eps).exp_m1()
-            } else {
-                0.0
-            }
-        })
-        .collect();
     let eps = opts.eps;
     let start = blocks.means(f);
     let (mut g, mut gt) = (Vec::new(), Vec::new());
     soft_transform(&coarse.b, &coarse.a, &start, &coarse.la, eps, &mut g);
     soft_transform(&coarse.a, &coarse.b, &g, &coarse.lb, eps, &mut gt);
-    let sums = blocks.sums(&residual);
+    let sums = blocks.sums(residual);
     let mut weights = Vec::with_capacity(start.len());
     let mut shift = Vec::with_capacity(start.len());
     for (k, &a) in coarse.a.weights.iter().enumerate() {
