@@ -277,8 +277,8 @@ fn solve_at(
 }
 
 /// Solves the symmetric problem `OT_ε(a, a)` with the averaged update `f ← (f + f̃)/2` (Feydy et
-/// al. 2019), or a longer step where the plan spreads over neighbours ([`symmetric_step`]),
-/// which converges in few iterations, calling `progress` after every iteration
+/// al. 2019), or the longer step `f ← f + ⅝(f̃ − f)` where neighbouring cells are within `√ε`
+/// (the plan spreads over them), which converges in few iterations, calling `progress` after every iteration
 /// (see [`Status`]).
 ///
 /// # Errors
