@@ -1152,6 +1152,8 @@ fn pairwise<'py>(
             .into_par_iter()
             .map(|input| input.load(&opts))
             .collect::<Result<Vec<Mass>, PyFailure>>()?;
+        // Every pair's outcome, then the first failure in pair order: the error raised does
+        // not depend on which thread failed first.
         pairs
             .par_iter()
             .map(|&(i, j)| {
@@ -1164,6 +1166,8 @@ fn pairwise<'py>(
                         ..PyFailure::from(error)
                     })
             })
+            .collect::<Vec<Result<f64, PyFailure>>>()
+            .into_iter()
             .collect::<Result<Vec<f64>, PyFailure>>()
             .map(|values| (pairs, values))
     })?;
